@@ -1,0 +1,119 @@
+/*
+ * Parse and format microbenchmark: messages per second on one core.
+ *
+ *   bench_parse [-n MESSAGES] [-t TEMPLATE]
+ *
+ * Cases: a 256-byte RFC 3164 line shaped like the TCP benchmark's input, and an RFC 5424 line
+ * with structured data of about the same size. For each it reports parse only, and parse plus
+ * format with the template (default traditional), best of three runs. Lines are pre-built and
+ * varied (sequence numbers) so nothing is cached between messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/msg.h"
+#include "core/template.h"
+#include "lib/strbuf.h"
+#include "parsers/parse.h"
+
+#define VARIANTS 1024
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *make_lines(int rfc5424, size_t *lens)
+{
+    char *lines = malloc((size_t)VARIANTS * 512);
+    for (int i = 0; i < VARIANTS; i++) {
+        char *l = lines + (size_t)i * 512;
+        int n;
+        if (rfc5424)
+            n = snprintf(l, 512,
+                         "<165>1 2026-11-22T04:56:13.123456+01:00 host%03d.example.com "
+                         "prg%05d 1234 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"App\" "
+                         "eventID=\"1011\"][meta seq=\"%010d\"] seq: %010d, thread: 0001, "
+                         "runid: 1795323373, pad: ",
+                         i % 100, i, i, i);
+        else
+            n = snprintf(l, 512,
+                         "<38>Nov 22 04:56:13 localhost prg%05d[1234]: seq: %010d, thread: "
+                         "0001, runid: 1795323373, stamp: 2026-11-22T04:56:13 ",
+                         i, i);
+        for (; n < 255; n++)
+            l[n] = "PADD"[n % 4];
+        l[n] = '\0';
+        lens[i] = (size_t)n;
+    }
+    return lines;
+}
+
+static double run(const char *lines, const size_t *lens, long n, const sl_template_t *t)
+{
+    sl_parse_ctx_t ctx = {.fromhost = "127.0.0.1", .input = "bench"};
+    sl_strbuf_t out = SL_STRBUF_INIT;
+    sl_ts_from_epoch_local(&ctx.received, time(NULL), 0);
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+        int v = (int)(i % VARIANTS);
+        sl_msg_t *m = sl_parse(lines + (size_t)v * 512, lens[v], &ctx);
+        if (t) {
+            sl_template_format(t, m, &out);
+            if (out.len > 60000)
+                sl_strbuf_reset(&out);
+        }
+        sl_msg_unref(m);
+    }
+    double dt = now() - t0;
+    sl_strbuf_free(&out);
+    return (double)n / dt;
+}
+
+int main(int argc, char **argv)
+{
+    long n = 2000000;
+    const char *tname = "traditional";
+    int opt;
+    while ((opt = getopt(argc, argv, "n:t:")) != -1) {
+        if (opt == 'n')
+            n = atol(optarg);
+        else if (opt == 't')
+            tname = optarg;
+        else {
+            fprintf(stderr, "usage: bench_parse [-n MESSAGES] [-t TEMPLATE]\n");
+            return 2;
+        }
+    }
+    char err[256];
+    sl_template_t *t;
+    if (sl_template_compile(tname, &t, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench_parse: template %s: %s\n", tname, err);
+        return 2;
+    }
+    static const char *names[2] = {"rfc3164-256B", "rfc5424-sd"};
+    double best[2][2] = {{0}};
+    for (int c = 0; c < 2; c++) {
+        size_t lens[VARIANTS];
+        char *lines = make_lines(c, lens);
+        for (int r = 0; r < 3; r++) {
+            double p = run(lines, lens, n, NULL), f = run(lines, lens, n, t);
+            if (p > best[c][0])
+                best[c][0] = p;
+            if (f > best[c][1])
+                best[c][1] = f;
+        }
+        free(lines);
+        printf("%-14s parse %10.0f msg/s   parse+%s %10.0f msg/s\n", names[c], best[c][0], tname,
+               best[c][1]);
+    }
+    printf("rfc5424/rfc3164 ratio: parse %.2f, parse+format %.2f\n", best[1][0] / best[0][0],
+           best[1][1] / best[0][1]);
+    sl_template_free(t);
+    return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * Format detection and the PRI, common to both syslog formats. The format parsers live in
+ * rfc5424.c and rfc3164.c.
+ */
+#include "parsers/parse.h"
+
+int sl_parse_pri(const char *p, size_t len, int *pri)
+{
+    size_t i = 1;
+    int v = 0;
+    if (len == 0 || p[0] != '<')
+        return 0;
+    while (i < len && i <= 4 && p[i] >= '0' && p[i] <= '9') {
+        v = v * 10 + (p[i] - '0');
+        i++;
+    }
+    if (i < len && p[i] == '>') {
+        size_t digits = i - 1;
+        if (digits == 0 || digits > 3 || (digits > 1 && p[1] == '0') || v > 191)
+            return -1;
+        *pri = v;
+        return (int)(i + 1);
+    }
+    /* '<' followed by digits and no '>' is a broken PRI; a lone '<' is just text. */
+    return i > 1 ? -1 : 0;
+}
+
+sl_msg_t *sl_parse(const char *raw, size_t len, const sl_parse_ctx_t *ctx)
+{
+    sl_msg_t *m = sl_msg_new(raw, len, ctx->fromhost, ctx->input);
+    if (!m)
+        return NULL;
+    m->received = ctx->received;
+    const char *p = m->buf;
+    size_t n = m->raw_len;
+    int pri = SL_PRI_DEFAULT;
+    int used = sl_parse_pri(p, n, &pri);
+    int rc;
+    if (used > 0) {
+        m->pri = (uint8_t)pri;
+        p += used;
+        n -= (size_t)used;
+    } else {
+        m->flags |= used < 0 ? SL_MSG_BAD_PRI : SL_MSG_NO_PRI;
+    }
+    if (used > 0 && n >= 2 && p[0] == '1' && p[1] == ' ')
+        rc = sl_parse_rfc5424(m, p, ctx);
+    else
+        rc = sl_parse_rfc3164(m, p, ctx);
+    if (rc < 0)
+        sl_msg_mark_malformed(m);
+    return m;
+}

@@ -1,0 +1,12 @@
+/* Placeholder until the RFC 3164 parser lands: every message is malformed. */
+#include <errno.h>
+
+#include "parsers/parse.h"
+
+int sl_parse_rfc3164(sl_msg_t *m, const char *p, const sl_parse_ctx_t *ctx)
+{
+    (void)m;
+    (void)p;
+    (void)ctx;
+    return -EINVAL;
+}
