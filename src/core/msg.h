@@ -9,9 +9,8 @@
  * enqueued anywhere it is immutable; every thread may read it and nobody writes it. The only
  * shared mutable state is the reference count `refs`, an _Atomic touched only by sl_msg_ref*,
  * sl_msg_unref (this file and msg.c). Increments are relaxed (the caller already holds a
- * reference, so the object cannot go away); a decrement is a release, and the thread that takes
- * the count to zero issues an acquire fence before freeing, so every other owner's reads of the
- * message happen before the free. See docs/concurrency.md.
+ * reference, so the object cannot go away); a decrement is acquire-release, so the thread that
+ * takes the count to zero sees every other owner's reads of the message happen before its free. See docs/concurrency.md.
  */
 #ifndef SL_MSG_H
 #define SL_MSG_H
