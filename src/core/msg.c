@@ -132,14 +132,18 @@ size_t sl_msg_field(const sl_msg_t *m, sl_field_id_t id, char scratch[SL_FIELD_S
     case SL_F_RECEIVED:
         return sl_ts_format_rfc3339(&m->received, scratch);
     case SL_F_TAG:
-        if (m->proto == SL_PROTO_RFC5424 && m->f[SL_F_TAG].len == 0 &&
-            m->f[SL_F_APP_NAME].len > 0) {
-            /* RFC 5424 has no TAG; build the RFC 3164 one from APP-NAME and PROCID. The
-             * parser limits them to 48 and 128 bytes, so this fits the scratch. */
+        if (m->proto == SL_PROTO_RFC5424 && m->f[SL_F_TAG].len == 0) {
+            /* RFC 5424 has no TAG; build the one rsyslog shows, "app_name[procid]" ("-" for
+             * an absent APP-NAME, no brackets without PROCID, no colon). The parser limits
+             * them to 48 and 128 bytes, so this fits the scratch. */
             size_t an, pn;
             const char *a = sl_msg_span(m, SL_F_APP_NAME, &an);
             const char *p = sl_msg_span(m, SL_F_PROCID, &pn);
             sl_assert(an + pn + 4 <= SL_FIELD_SCRATCH);
+            if (an == 0) {
+                a = "-";
+                an = 1;
+            }
             memcpy(scratch, a, an);
             len = an;
             if (pn) {
@@ -148,7 +152,6 @@ size_t sl_msg_field(const sl_msg_t *m, sl_field_id_t id, char scratch[SL_FIELD_S
                 len += pn;
                 scratch[len++] = ']';
             }
-            scratch[len++] = ':';
             scratch[len] = '\0';
             return len;
         }

@@ -127,7 +127,8 @@ static inline void sl_msg_set(sl_msg_t *m, sl_field_id_t id, const char *p, size
 
 /*
  * The text of any field: span fields point into the message, computed ones (pri, facility,
- * severity, timestamp, received, and the tag of an RFC 5424 message, "app_name[procid]:") are
+ * severity, timestamp, received, and the tag of an RFC 5424 message, "app_name[procid]" as
+ * rsyslog shows it) are
  * written to scratch. Returns the length and sets *out. Absent fields are empty.
  */
 size_t sl_msg_field(const sl_msg_t *m, sl_field_id_t id, char scratch[SL_FIELD_SCRATCH],

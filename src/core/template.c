@@ -20,7 +20,7 @@
  * with the space that the parser took off (SL_MSG_MSG_SP) and with the BOM of an RFC 5424
  * message; an absent hostname is the sender's address (or "-" for RFC 5424, which rsyslog
  * keeps literally); and the tag of an RFC 5424 message is "APP-NAME[PROCID]" without a colon,
- * or APP-NAME alone when PROCID is "-" (runtime/msg.c, tryEmulateTAG).
+ * or APP-NAME alone when PROCID is "-", as sl_msg_field builds it.
  *
  * Concurrency: a template is written only while sl_template_compile builds it and is read-only
  * afterwards; sl_template_format keeps its state on the stack. Any number of threads may format
@@ -271,25 +271,13 @@ static int put_pri(sl_strbuf_t *b, const sl_msg_t *m, int version)
     return 0;
 }
 
+/* The tag (sl_msg_field builds rsyslog's "APP-NAME[PROCID]" for RFC 5424), escaped, cut at limit. */
 static int put_rs_tag(sl_strbuf_t *b, const sl_msg_t *m, size_t limit)
 {
-    size_t start = b->len, n, pn;
-    const char *p = sl_msg_span(m, SL_F_TAG, &n);
-    int rc;
-    if (m->proto == SL_PROTO_RFC5424 && n == 0) {
-        const char *pid = sl_msg_span(m, SL_F_PROCID, &pn);
-        p = sl_msg_span(m, SL_F_APP_NAME, &n);
-        rc = n ? put_cc(b, p, n) : putc1(b, '-');
-        if (rc == 0 && pn) {
-            rc = putc1(b, '[');
-            if (rc == 0)
-                rc = put_cc(b, pid, pn);
-            if (rc == 0)
-                rc = putc1(b, ']');
-        }
-    } else {
-        rc = put_cc(b, p, n);
-    }
+    char scratch[SL_FIELD_SCRATCH];
+    const char *p;
+    size_t start = b->len, n = sl_msg_field(m, SL_F_TAG, scratch, &p);
+    int rc = put_cc(b, p, n);
     if (rc == 0 && limit && b->len - start > limit)
         b->len = start + limit;
     return rc;

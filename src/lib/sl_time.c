@@ -53,6 +53,11 @@ size_t sl_ts_format_rfc3339(const sl_timestamp_t *ts, char buf[SL_TS_RFC3339_MAX
         p += ts->frac_digits;
     }
     int off = ts->tz_min;
+    if ((ts->flags & SL_TS_ZULU) && off == 0) {
+        *p++ = 'Z';
+        *p = '\0';
+        return (size_t)(p - buf);
+    }
     *p++ = off < 0 ? '-' : '+';
     if (off < 0)
         off = -off;

@@ -17,6 +17,7 @@ enum {
     SL_TS_VALID = 1u << 0,    /* the fields hold a time */
     SL_TS_HAS_TZ = 1u << 1,   /* the sender gave a zone (else tz_min is the receiver's) */
     SL_TS_HAS_YEAR = 1u << 2, /* the sender gave a year (else it was inferred) */
+    SL_TS_ZULU = 1u << 3,     /* the sender wrote the zone as "Z" (printed back as Z) */
 };
 
 typedef struct sl_timestamp {
@@ -36,8 +37,8 @@ typedef struct sl_timestamp {
 #define SL_TS_RFC3339_MAX 33
 #define SL_TS_LEGACY_MAX 16
 
-/* "2026-11-22T04:56:13.123456+01:00" (fraction only when it was sent; "Z" never used). Returns the
- * length written, 0 for an invalid timestamp (buf is then ""). */
+/* "2026-11-22T04:56:13.123456+01:00" (fraction only when it was sent; "Z" for a zone the sender
+ * wrote as Z, as rsyslog prints it). Returns the length written, 0 for an invalid timestamp (buf is then ""). */
 size_t sl_ts_format_rfc3339(const sl_timestamp_t *ts, char buf[SL_TS_RFC3339_MAX]);
 
 /* "Nov  2 04:56:13" as RFC 3164 and rsyslog's traditional format write it. */

@@ -47,6 +47,7 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
     uint32_t usec = 0;
     unsigned digits = 0;
     int tz = 0;
+    unsigned zulu = 0;
 
     /* "YYYY-MM-DDThh:mm:ss" is 19 bytes and a zone takes at least one more. */
     if (end - p < 20)
@@ -86,6 +87,7 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
     if (p >= end)
         return NULL;
     if (*p == 'Z' || *p == 'z') {
+        zulu = SL_TS_ZULU;
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
@@ -112,7 +114,7 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
     ts->frac_digits = (uint8_t)digits;
     ts->usec = usec;
     ts->tz_min = (int16_t)tz;
-    ts->flags = SL_TS_VALID | SL_TS_HAS_TZ | SL_TS_HAS_YEAR;
+    ts->flags = (uint8_t)(SL_TS_VALID | SL_TS_HAS_TZ | SL_TS_HAS_YEAR | zulu);
     return p;
 }
 

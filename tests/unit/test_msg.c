@@ -86,10 +86,14 @@ static void test_rfc5424_tag_is_synthesised(void **state)
     sl_msg_set(m, SL_F_APP_NAME, m->buf, 4);
     sl_msg_set(m, SL_F_PROCID, m->buf + 5, 2);
     sl_msg_field(m, SL_F_TAG, scratch, &out);
-    assert_string_equal(out, "sshd[42]:");
+    assert_string_equal(out, "sshd[42]");
     sl_msg_set(m, SL_F_PROCID, m->buf, 0);
     sl_msg_field(m, SL_F_TAG, scratch, &out);
-    assert_string_equal(out, "sshd:");
+    assert_string_equal(out, "sshd");
+    sl_msg_set(m, SL_F_APP_NAME, m->buf, 0);
+    sl_msg_set(m, SL_F_PROCID, m->buf + 5, 2);
+    sl_msg_field(m, SL_F_TAG, scratch, &out);
+    assert_string_equal(out, "-[42]");
     sl_msg_unref(m);
 }
 

@@ -251,7 +251,7 @@ static void test_computed_text_fields(void **state)
     expect("timestamp startswith \"2024-02\"", m, true);
     expect("received == \"\"", m, true);
     /* The RFC 5424 tag is built from app_name and procid. */
-    expect("tag == \"cron[77]:\"", m, true);
+    expect("tag == \"cron[77]\"", m, true);
     sl_msg_unref(m);
 }
 
