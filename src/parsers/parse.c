@@ -2,7 +2,9 @@
  * Format detection and the PRI, common to both syslog formats. The format parsers live in
  * rfc5424.c and rfc3164.c.
  *
- * The PRI is read as rsyslog reads it, since sluice's output must match rsyslog's.
+ * What happens here before any format parser follows rsyslog, whose output sluice must match: the
+ * PRI is read as rsyslog reads it, and the trailing NUL and newline that many datagram senders
+ * append are not part of the message.
  */
 #include "parsers/parse.h"
 
@@ -31,12 +33,27 @@ int sl_parse_pri(const char *p, size_t len, int *pri)
     return (int)(i + 1);
 }
 
+/*
+ * Drops one NUL and then one newline from the end of the raw text, as rsyslog does before it
+ * parses: datagram senders often append them, and they are not content. The raw text shrinks
+ * with them, so every field, and msg of a malformed message, ends before them.
+ */
+static void trim_trailer(sl_msg_t *m)
+{
+    if (m->raw_len > 0 && m->buf[m->raw_len - 1] == '\0')
+        m->raw_len--;
+    if (m->raw_len > 0 && m->buf[m->raw_len - 1] == '\n')
+        m->raw_len--;
+    m->buf[m->raw_len] = '\0';
+}
+
 sl_msg_t *sl_parse(const char *raw, size_t len, const sl_parse_ctx_t *ctx)
 {
     sl_msg_t *m = sl_msg_new(raw, len, ctx->fromhost, ctx->input);
     if (!m)
         return NULL;
     m->received = ctx->received;
+    trim_trailer(m);
     const char *p = m->buf;
     size_t n = m->raw_len;
     int pri = SL_PRI_DEFAULT;
