@@ -51,6 +51,13 @@ typedef struct sl_template sl_template_t;
  */
 int sl_template_compile(const char *spec, sl_template_t **out, char *err, size_t errlen);
 
+/*
+ * Compiles a custom template for a file path (always custom, never a built-in name): each field
+ * value becomes one safe path component ('/' and control characters replaced by '_', an empty,
+ * "." or ".." value by "_"), so a sender cannot steer a dynamic file out of its directory.
+ */
+int sl_template_compile_path(const char *spec, sl_template_t **out, char *err, size_t errlen);
+
 /* Appends the formatted message to b. 0, or -ENOMEM. */
 int sl_template_format(const sl_template_t *t, const sl_msg_t *m, sl_strbuf_t *b);
 

@@ -25,9 +25,9 @@ typedef struct sl_parse_ctx {
 sl_msg_t *sl_parse(const char *raw, size_t len, const sl_parse_ctx_t *ctx);
 
 /*
- * Reads "<PRI>" at the start of p[0..len): 1 to 3 digits, no leading zero unless it is "0",
- * value 0..191. Returns the bytes consumed and sets *pri, 0 when there is no PRI, or -1 when
- * there is something PRI-shaped ('<' then digits or '>') that is not a valid PRI.
+ * Reads "<PRI>" at the start of p[0..len) as rsyslog does: digits (leading zeros allowed, so
+ * "<013>" is 13), value 0..191, then '>'. Returns the bytes consumed and sets *pri, 0 when p
+ * does not start with '<', or -1 when it does but no valid PRI follows ("<>", "<192>", "<1a>").
  */
 int sl_parse_pri(const char *p, size_t len, int *pri);
 

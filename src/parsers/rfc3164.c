@@ -197,6 +197,7 @@ static const char *parse_rfc3339(const char *p, const char *end, const sl_parse_
     ts.flags = SL_TS_VALID | SL_TS_HAS_YEAR | SL_TS_HAS_TZ;
     if (p < end && *p == 'Z') {
         ts.tz_min = 0;
+        ts.flags |= SL_TS_ZULU;
         p++;
     } else if (p < end && (*p == '+' || *p == '-')) {
         int neg = *p == '-';

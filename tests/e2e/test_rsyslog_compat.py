@@ -284,20 +284,21 @@ def read_differences():
     return [l for l in data.split(b"\n") if l and not l.startswith(b"#")]
 
 
+PRI_MAX_DIGITS = 32  # as in src/parsers/parse.c
+
+
 def parse_pri(line):
-    """Mirror of sl_parse_pri (src/parsers/parse.c): (bytes used, pri); used 0 = no PRI, -1 = bad."""
+    """Mirror of sl_parse_pri (src/parsers/parse.c): (bytes used, pri); used 0 = no PRI, -1 = bad.
+    Like rsyslog: '<', 1 to PRI_MAX_DIGITS digits (leading zeros allowed), value 0..191, '>'."""
     if not line.startswith(b"<"):
         return 0, None
     i, v = 1, 0
-    while i < len(line) and i <= 4 and 48 <= line[i] <= 57:
+    while i < len(line) and i <= PRI_MAX_DIGITS and 48 <= line[i] <= 57 and v <= 191:
         v = v * 10 + line[i] - 48
         i += 1
-    if i < len(line) and line[i] == ord(">"):
-        digits = i - 1
-        if digits == 0 or digits > 3 or (digits > 1 and line[1] == ord("0")) or v > 191:
-            return -1, None
-        return i + 1, v
-    return (-1 if i > 1 else 0), None
+    if i == 1 or i >= len(line) or line[i] != ord(">") or v > 191:
+        return -1, None
+    return i + 1, v
 
 
 @pytest.fixture(scope="module")

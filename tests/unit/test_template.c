@@ -176,7 +176,7 @@ static void test_traditional_basic(void **state)
     sl_msg_unref(m);
 }
 
-/* sp-if-no-1st-sp: one space unless rsyslog's msg is empty or begins with a space. */
+/* sp-if-no-1st-sp: one space unless rsyslog's msg begins with a space (an empty one too). */
 static void test_traditional_space_rules(void **state)
 {
     (void)state;
@@ -189,8 +189,8 @@ static void test_traditional_space_rules(void **state)
     m = msg3164(" hello", 6, SL_MSG_MSG_SP); /* two spaces were sent: both kept */
     EXPECT_FMT("traditional", m, "Nov  2 04:56:13 myhost sshd[42]:  hello\n");
     sl_msg_unref(m);
-    m = msg3164("", 0, 0); /* empty msg: no space at all */
-    EXPECT_FMT("traditional", m, "Nov  2 04:56:13 myhost sshd[42]:\n");
+    m = msg3164("", 0, 0); /* empty msg: the space all the same, as rsyslog writes it */
+    EXPECT_FMT("traditional", m, "Nov  2 04:56:13 myhost sshd[42]: \n");
     sl_msg_unref(m);
     m = msg3164("", 0, SL_MSG_MSG_SP); /* only the space: rsyslog's msg is " " */
     EXPECT_FMT("traditional", m, "Nov  2 04:56:13 myhost sshd[42]: \n");

@@ -309,7 +309,7 @@ static const struct sl_vector sl_vectors_rfc3164[] = {
     SL_V3("rfc3339 with fraction and zone", "<165>2026-11-22T04:56:13.123+01:00 web01 app[12]: iso",
           0, 165, 0, "2026-11-22T04:56:13.123+01:00", "web01", "app", "12", "iso", "app[12]:"),
     SL_V3("rfc3339 Z", "<165>2026-11-22T04:56:13Z web01 app: zulu", 0, 165, 0,
-          "2026-11-22T04:56:13+00:00", "web01", "app", "", "zulu", "app:"),
+          "2026-11-22T04:56:13Z", "web01", "app", "", "zulu", "app:"),
     SL_V3("rfc3339 negative offset, six digits",
           "<165>2026-11-22T04:56:13.123456-05:30 web01 app: neg", 0, 165, 0,
           "2026-11-22T04:56:13.123456-05:30", "web01", "app", "", "neg", "app:"),
