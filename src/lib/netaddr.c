@@ -10,7 +10,6 @@
  * Concurrency: none; no shared state.
  */
 /* For EAI_NODATA and EAI_ADDRFAMILY, which glibc declares only for GNU code. */
-#define _GNU_SOURCE
 
 #include "lib/netaddr.h"
 

@@ -42,7 +42,6 @@
  * is the regex error counter, an _Atomic incremented with relaxed order (a statistic, ordering
  * nothing).
  */
-#define _GNU_SOURCE /* memmem */
 #include "rules/where.h"
 
 #include <errno.h>

@@ -1,0 +1,360 @@
+/*
+ * sluiced: the daemon.
+ *
+ *   sluiced [-f CONFIG] [-n|--foreground] [--check] [--version]
+ *
+ * The main thread is the housekeeping thread: it loads the configuration, binds the inputs,
+ * drops privileges, starts the runtime, and then waits in poll on a signalfd (SIGTERM/SIGINT:
+ * drain and exit; SIGHUP: reopen files and reload the configuration), the control socket
+ * (sluicectl stats | reload) and a timerfd (the periodic stats line). Every other thread
+ * belongs to an input or an action (runtime.h).
+ *
+ * Concurrency: everything in this file is owned by the main thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sl_config.h"
+#include "core/runtime.h"
+
+#if SL_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluiced [-f CONFIG] [-n|--foreground] [--check] [--version]\n"
+               "  -f CONFIG        YAML configuration or legacy syslog.conf\n"
+               "                   (default: the built-in configuration, see --print-default)\n"
+               "  -n, --foreground do not detach\n"
+               "  --check          check the configuration and exit (0: valid)\n"
+               "  --version        print the version and the modules built in\n"
+               "  --print-default  print the built-in configuration\n");
+}
+
+static void print_version(void)
+{
+    printf("sluiced %s\n", SL_VERSION);
+    printf("inputs: tcp udp unix unix-stream\n");
+    printf("outputs: file forward stdout discard\n");
+    printf("modules: pcre2=%s systemd=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
+           SL_HAVE_SYSTEMD ? "yes" : "no");
+}
+
+__attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s sluiced: ", when);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void notify(const char *state)
+{
+#if SL_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+static int drop_privileges(const sl_runtime_t *rt)
+{
+    if (!rt->user && !rt->group)
+        return 0;
+    gid_t gid = (gid_t)-1;
+    uid_t uid = (uid_t)-1;
+    if (rt->group) {
+        struct group *g = getgrnam(rt->group);
+        if (!g) {
+            log_line("unknown group '%s'", rt->group);
+            return -ENOENT;
+        }
+        gid = g->gr_gid;
+    }
+    if (rt->user) {
+        struct passwd *p = getpwnam(rt->user);
+        if (!p) {
+            log_line("unknown user '%s'", rt->user);
+            return -ENOENT;
+        }
+        uid = p->pw_uid;
+        if (gid == (gid_t)-1)
+            gid = p->pw_gid;
+    }
+    if (setgroups(0, NULL) < 0 || (gid != (gid_t)-1 && setgid(gid) < 0) ||
+        (uid != (uid_t)-1 && setuid(uid) < 0)) {
+        log_line("cannot drop privileges: %s", strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static int control_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    chmod(path, 0600);
+    return fd;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+typedef struct daemon_state {
+    const char *config_path;
+    sl_runtime_t *rt;
+    int control_fd;
+    int timer_fd;
+} daemon_state_t;
+
+static void arm_stats_timer(daemon_state_t *d)
+{
+    struct itimerspec it = {0};
+    it.it_value.tv_sec = it.it_interval.tv_sec = d->rt->stats_interval_s;
+    timerfd_settime(d->timer_fd, 0, &it, NULL);
+}
+
+/*
+ * Reload: the new configuration is checked and built first; if it fails the old one keeps
+ * running. Otherwise the old inputs stop (what they have read is routed), the old actions
+ * deliver everything queued, and the new runtime starts.
+ */
+static void reload(daemon_state_t *d)
+{
+    sl_runtime_t *next = NULL;
+    char *errs = NULL;
+    size_t errlen = 0;
+    FILE *ef = open_memstream(&errs, &errlen);
+    int rc = sl_config_load(d->config_path, d->config_path ? NULL : sl_default_config, "<built-in>",
+                            &next, ef);
+    fclose(ef);
+    if (rc < 0) {
+        log_line("reload refused, the running configuration stays: %s", errs ? errs : "");
+        free(errs);
+        return;
+    }
+    free(errs);
+    struct timespec deadline;
+    /* Queued messages are delivered before the switch: wait for them as long as it takes. */
+    deadline_in(&deadline, 24 * 3600 * 1000);
+    sl_runtime_stop(d->rt, &deadline);
+    sl_runtime_free(d->rt);
+    d->rt = next;
+    if (sl_runtime_bind(d->rt, stderr) < 0 || sl_runtime_start(d->rt, stderr) < 0) {
+        log_line("reload failed to start the new configuration");
+        exit(1);
+    }
+    arm_stats_timer(d);
+    log_line("configuration reloaded");
+}
+
+static void control_serve(daemon_state_t *d, int *reload_pending)
+{
+    int fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char cmd[64] = "";
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 1000) == 1) {
+        ssize_t r = read(fd, cmd, sizeof(cmd) - 1);
+        cmd[r > 0 ? r : 0] = '\0';
+    }
+    cmd[strcspn(cmd, "\r\n")] = '\0';
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return;
+    }
+    if (strcmp(cmd, "stats") == 0) {
+        sl_runtime_stats_json(d->rt, f);
+    } else if (strcmp(cmd, "reload") == 0) {
+        *reload_pending = 1;
+        fprintf(f, "{\"reload\":\"scheduled\"}\n");
+    } else {
+        fprintf(f, "{\"error\":\"unknown command\"}\n");
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    bool foreground = false, check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--foreground") == 0) {
+            foreground = true;
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            print_version();
+            return 0;
+        } else if (strcmp(argv[i], "--print-default") == 0) {
+            fputs(sl_default_config, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "sluiced: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    daemon_state_t d = {.config_path = config, .control_fd = -1, .timer_fd = -1};
+    int rc = sl_config_load(config, config ? NULL : sl_default_config, "<built-in>", &d.rt, stderr);
+    if (check) {
+        if (rc == 0)
+            printf("%s: configuration OK\n", config ? config : "<built-in>");
+        sl_runtime_free(d.rt);
+        return rc == 0 ? 0 : 1;
+    }
+    if (rc < 0)
+        return 1;
+
+    if (d.rt->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+        log_line("lock_memory: mlockall failed: %s (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK "
+                 "large enough for the whole daemon; see docs/configuration.md)",
+                 strerror(errno));
+        return 1;
+    }
+
+    /* Signals are taken through a signalfd by this thread only; block them before any other
+     * thread starts so that every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+
+    if (sl_runtime_bind(d.rt, stderr) < 0)
+        return 1;
+    if (!foreground && daemon(1, 0) < 0) {
+        log_line("cannot detach: %s", strerror(errno));
+        return 1;
+    }
+    if (d.rt->control_socket) {
+        d.control_fd = control_listen(d.rt->control_socket);
+        if (d.control_fd < 0) {
+            log_line("control socket %s: %s", d.rt->control_socket, strerror(-d.control_fd));
+            return 1;
+        }
+    }
+    if (drop_privileges(d.rt) < 0)
+        return 1;
+    if (d.rt->pidfile && write_pidfile(d.rt->pidfile) < 0) {
+        log_line("pidfile %s: %s", d.rt->pidfile, strerror(errno));
+        return 1;
+    }
+    if (sl_runtime_start(d.rt, stderr) < 0)
+        return 1;
+    d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    arm_stats_timer(&d);
+    notify("READY=1");
+    log_line("started");
+
+    bool running = true;
+    while (running) {
+        struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
+                              {.fd = d.control_fd, .events = POLLIN},
+                              {.fd = d.timer_fd, .events = POLLIN}};
+        if (poll(p, 3, -1) < 0)
+            continue;
+        int reload_pending = 0;
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP)
+                    reload_pending = 1;
+                else
+                    running = false;
+            }
+        }
+        if (p[1].revents & POLLIN)
+            control_serve(&d, &reload_pending);
+        if (p[2].revents & POLLIN) {
+            uint64_t ticks;
+            if (read(d.timer_fd, &ticks, sizeof(ticks)) > 0) {
+                fprintf(stderr, "sluiced: ");
+                sl_runtime_stats_line(d.rt, stderr);
+            }
+        }
+        if (reload_pending && running) {
+            notify("RELOADING=1");
+            sl_runtime_reopen(d.rt);
+            reload(&d);
+            notify("READY=1");
+        }
+    }
+    notify("STOPPING=1");
+    log_line("stopping: draining queues");
+    struct timespec deadline;
+    deadline_in(&deadline, d.rt->shutdown_timeout_ms);
+    sl_runtime_stop(d.rt, &deadline);
+    fprintf(stderr, "sluiced: final ");
+    sl_runtime_stats_line(d.rt, stderr);
+    if (d.rt->pidfile)
+        unlink(d.rt->pidfile);
+    if (d.rt->control_socket)
+        unlink(d.rt->control_socket);
+    sl_runtime_free(d.rt);
+    return 0;
+}

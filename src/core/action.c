@@ -1,0 +1,302 @@
+/*
+ * The action runtime: worker threads between a queue and an output.
+ *
+ * Concurrency:
+ * - The queue (queue.c) is shared by routing threads and workers and guards itself; it also
+ *   keeps the action's accounting, so enqueued = delivered + failed + discarded + queued holds
+ *   in every snapshot.
+ * - Each worker owns its output instance inst[i]; nothing else touches it until the worker has
+ *   been joined.
+ * - reopen_gen, stopping, suspensions and suspended_workers are atomics: written by the
+ *   housekeeping thread (reopen, stop) or workers (suspension counts), read by anyone. Relaxed
+ *   order suffices for reopen_gen and the counters (they carry no other data); stopping is
+ *   also set under wake_lock so a worker sleeping in its backoff wait cannot miss the wake-up.
+ * - Direct actions: the routing threads deliver themselves, one at a time under direct_lock,
+ *   which also guards direct_stats and inst[0].
+ */
+#include "core/action.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/sl_assert.h"
+
+static void ts_add_ms(struct timespec *ts, long ms)
+{
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int sl_action_create(sl_action_t **out, const sl_action_conf_t *conf, char *err, size_t errlen)
+{
+    sl_action_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->conf = *conf;
+    a->name = strdup(conf->name);
+    pthread_mutex_init(&a->direct_lock, NULL);
+    pthread_mutex_init(&a->wake_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (a->conf.batch_size == 0)
+        a->conf.batch_size = 1024;
+    if (a->conf.queue_size == 0)
+        a->conf.queue_size = 100000;
+    if (a->conf.flush_interval_ms <= 0)
+        a->conf.flush_interval_ms = 1000;
+    if (a->conf.retry_min_ms <= 0)
+        a->conf.retry_min_ms = 100;
+    if (a->conf.retry_max_ms < a->conf.retry_min_ms)
+        a->conf.retry_max_ms = 30000;
+    a->nthreads = a->conf.queue_type == SL_QT_DIRECT ? 1 : (a->conf.workers ? a->conf.workers : 1);
+    a->inst = calloc(a->nthreads, sizeof(*a->inst));
+    if (!a->name || !a->inst)
+        goto nomem;
+    if (a->conf.queue_type == SL_QT_MEMORY) {
+        int rc = sl_queue_new(&a->queue, a->conf.queue_size);
+        if (rc < 0) {
+            snprintf(err, errlen, "queue: %s", strerror(-rc));
+            sl_action_destroy(a);
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < a->nthreads; i++) {
+        int rc = conf->create(conf->create_arg, &a->inst[i], err, errlen);
+        if (rc < 0) {
+            sl_action_destroy(a);
+            return rc;
+        }
+    }
+    *out = a;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    sl_action_destroy(a);
+    return -ENOMEM;
+}
+
+/* Sleeps for the backoff unless the action is told to stop. Returns true when stopping. */
+static bool backoff_wait(sl_action_t *a, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    ts_add_ms(&until, ms);
+    pthread_mutex_lock(&a->wake_lock);
+    while (!atomic_load(&a->stopping)) {
+        if (pthread_cond_timedwait(&a->wake, &a->wake_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    bool stop = atomic_load(&a->stopping);
+    pthread_mutex_unlock(&a->wake_lock);
+    return stop;
+}
+
+/*
+ * Delivers msgs[0..n) through inst, retrying with backoff while the output asks for it, until
+ * all are delivered or failed, or the action stops. Counts into the three totals.
+ */
+static void deliver_batch(sl_action_t *a, void *inst, sl_msg_t *const *msgs, size_t n,
+                          size_t *delivered, size_t *failed, size_t *discarded)
+{
+    size_t off = 0;
+    int backoff = a->conf.retry_min_ms;
+    bool suspended = false;
+    while (off < n) {
+        size_t done = 0;
+        sl_out_status_t st = a->conf.ops->deliver(inst, msgs + off, n - off, &done);
+        sl_assert(done <= n - off);
+        *delivered += done;
+        off += done;
+        if (st == SL_OUT_OK) {
+            sl_assert(off == n);
+            break;
+        }
+        if (st == SL_OUT_FAIL) {
+            (*failed)++;
+            off++;
+            continue;
+        }
+        if (done > 0)
+            backoff = a->conf.retry_min_ms;
+        if (!suspended) {
+            suspended = true;
+            atomic_fetch_add_explicit(&a->suspended_workers, 1, memory_order_relaxed);
+        }
+        atomic_fetch_add_explicit(&a->suspensions, 1, memory_order_relaxed);
+        if (backoff_wait(a, backoff)) {
+            *discarded += n - off;
+            break;
+        }
+        backoff = backoff * 2 > a->conf.retry_max_ms ? a->conf.retry_max_ms : backoff * 2;
+    }
+    if (suspended)
+        atomic_fetch_sub_explicit(&a->suspended_workers, 1, memory_order_relaxed);
+}
+
+typedef struct worker_arg {
+    sl_action_t *a;
+    unsigned idx;
+} worker_arg_t;
+
+static void *worker_main(void *p)
+{
+    worker_arg_t *wa = p;
+    sl_action_t *a = wa->a;
+    void *inst = a->inst[wa->idx];
+    free(wa);
+    size_t max = a->conf.batch_size;
+    sl_msg_t **batch = malloc(max * sizeof(*batch));
+    unsigned seen_gen = atomic_load_explicit(&a->reopen_gen, memory_order_relaxed);
+    bool dirty = false;
+    if (!batch)
+        return NULL;
+    for (;;) {
+        int n = sl_queue_pop(a->queue, batch, max, a->conf.flush_interval_ms);
+        unsigned gen = atomic_load_explicit(&a->reopen_gen, memory_order_relaxed);
+        if (gen != seen_gen) {
+            seen_gen = gen;
+            a->conf.ops->reopen(inst);
+        }
+        if (n == -ETIMEDOUT) {
+            if (dirty && a->conf.ops->flush(inst) == SL_OUT_OK)
+                dirty = false;
+            continue;
+        }
+        if (n <= 0)
+            break;
+        size_t delivered = 0, failed = 0, discarded = 0;
+        deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
+        for (int i = 0; i < n; i++)
+            sl_msg_unref(batch[i]);
+        sl_queue_done(a->queue, delivered, failed, discarded);
+        dirty = true;
+        /* A short batch means the queue ran empty: write out now rather than wait. */
+        if ((size_t)n < max && a->conf.ops->flush(inst) == SL_OUT_OK)
+            dirty = false;
+    }
+    /* Closed and empty: write out what is buffered, retrying until told to give up. */
+    int backoff = a->conf.retry_min_ms;
+    while (a->conf.ops->flush(inst) != SL_OUT_OK && !backoff_wait(a, backoff))
+        backoff = backoff * 2 > a->conf.retry_max_ms ? a->conf.retry_max_ms : backoff * 2;
+    free(batch);
+    return NULL;
+}
+
+int sl_action_start(sl_action_t *a)
+{
+    if (a->conf.queue_type == SL_QT_DIRECT)
+        return 0;
+    a->threads = calloc(a->nthreads, sizeof(*a->threads));
+    if (!a->threads)
+        return -ENOMEM;
+    for (unsigned i = 0; i < a->nthreads; i++) {
+        worker_arg_t *wa = malloc(sizeof(*wa));
+        if (!wa)
+            return -ENOMEM;
+        wa->a = a;
+        wa->idx = i;
+        int rc = pthread_create(&a->threads[i], NULL, worker_main, wa);
+        if (rc != 0) {
+            free(wa);
+            return -rc;
+        }
+    }
+    return 0;
+}
+
+int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mode_t mode)
+{
+    if (a->queue)
+        return sl_queue_push(a->queue, msgs, n, mode);
+    size_t delivered = 0, failed = 0, discarded = 0;
+    pthread_mutex_lock(&a->direct_lock);
+    a->direct_stats.enqueued += n;
+    a->direct_stats.queued += n;
+    a->direct_stats.in_flight += n;
+    deliver_batch(a, a->inst[0], msgs, n, &delivered, &failed, &discarded);
+    a->conf.ops->flush(a->inst[0]);
+    a->direct_stats.delivered += delivered;
+    a->direct_stats.failed += failed;
+    a->direct_stats.discarded += discarded;
+    a->direct_stats.discarded_by[SL_QUEUE_DISCARD_SHUTDOWN] += discarded;
+    a->direct_stats.queued -= n;
+    a->direct_stats.in_flight -= n;
+    pthread_mutex_unlock(&a->direct_lock);
+    for (size_t i = 0; i < n; i++)
+        sl_msg_unref(msgs[i]);
+    return 0;
+}
+
+void sl_action_reopen(sl_action_t *a)
+{
+    if (a->queue) {
+        atomic_fetch_add_explicit(&a->reopen_gen, 1, memory_order_relaxed);
+        return;
+    }
+    pthread_mutex_lock(&a->direct_lock);
+    a->conf.ops->reopen(a->inst[0]);
+    pthread_mutex_unlock(&a->direct_lock);
+}
+
+void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
+{
+    if (a->queue) {
+        sl_queue_close(a->queue);
+        sl_queue_drain(a->queue, deadline);
+    }
+    pthread_mutex_lock(&a->wake_lock);
+    atomic_store(&a->stopping, true);
+    pthread_cond_broadcast(&a->wake);
+    pthread_mutex_unlock(&a->wake_lock);
+    if (a->threads) {
+        for (unsigned i = 0; i < a->nthreads; i++)
+            pthread_join(a->threads[i], NULL);
+        free(a->threads);
+        a->threads = NULL;
+    }
+}
+
+void sl_action_destroy(sl_action_t *a)
+{
+    if (!a)
+        return;
+    if (a->inst) {
+        for (unsigned i = 0; i < a->nthreads; i++) {
+            if (a->inst[i])
+                a->conf.ops->destroy(a->inst[i]);
+        }
+    }
+    free(a->inst);
+    if (a->queue)
+        sl_queue_destroy(a->queue);
+    sl_where_free(a->where);
+    pthread_mutex_destroy(&a->direct_lock);
+    pthread_mutex_destroy(&a->wake_lock);
+    pthread_cond_destroy(&a->wake);
+    free(a->name);
+    free(a);
+}
+
+void sl_action_stats(sl_action_t *a, sl_action_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (a->queue) {
+        sl_queue_stats(a->queue, &st->q);
+    } else {
+        pthread_mutex_lock(&a->direct_lock);
+        st->q = a->direct_stats;
+        pthread_mutex_unlock(&a->direct_lock);
+    }
+    st->suspensions = atomic_load_explicit(&a->suspensions, memory_order_relaxed);
+    st->suspended = atomic_load_explicit(&a->suspended_workers, memory_order_relaxed) > 0;
+}

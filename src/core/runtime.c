@@ -1,0 +1,151 @@
+/*
+ * Starting, stopping and reporting on a runtime; see runtime.h. Order matters: actions start
+ * before inputs (nothing is routed to a queue without workers) and stop after them (every
+ * message an input parsed reaches a queue, and queues drain before workers go).
+ */
+#include "core/runtime.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sl_runtime_bind(sl_runtime_t *rt, FILE *err)
+{
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        sl_input_t *in = rt->inputs[i];
+        char msg[256] = "";
+        int rc = in->ops->bind(in, msg, sizeof(msg));
+        if (rc < 0) {
+            fprintf(err, "input %s: %s\n", in->name, msg[0] ? msg : strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int sl_runtime_start(sl_runtime_t *rt, FILE *err)
+{
+    for (size_t i = 0; i < rt->engine.nactions; i++) {
+        int rc = sl_action_start(rt->engine.actions[i]);
+        if (rc < 0) {
+            fprintf(err, "action %s: cannot start: %s\n", rt->engine.actions[i]->name,
+                    strerror(-rc));
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        int rc = rt->inputs[i]->ops->start(rt->inputs[i]);
+        if (rc < 0) {
+            fprintf(err, "input %s: cannot start: %s\n", rt->inputs[i]->name, strerror(-rc));
+            return rc;
+        }
+    }
+    rt->started = true;
+    return 0;
+}
+
+void sl_runtime_stop(sl_runtime_t *rt, const struct timespec *deadline)
+{
+    for (size_t i = 0; i < rt->ninputs; i++)
+        rt->inputs[i]->ops->stop(rt->inputs[i]);
+    for (size_t i = 0; i < rt->engine.nactions; i++)
+        sl_action_stop(rt->engine.actions[i], deadline);
+    rt->started = false;
+}
+
+void sl_runtime_reopen(sl_runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->engine.nactions; i++)
+        sl_action_reopen(rt->engine.actions[i]);
+}
+
+void sl_runtime_free(sl_runtime_t *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        sl_input_t *in = rt->inputs[i];
+        if (in->ops && in->ops->destroy)
+            in->ops->destroy(in);
+        free(in->name);
+        free(in);
+    }
+    free(rt->inputs);
+    for (size_t i = 0; i < rt->engine.nactions; i++) {
+        sl_action_destroy(rt->engine.actions[i]);
+        if (rt->output_conf_free && rt->output_conf_free[i])
+            rt->output_conf_free[i](rt->output_confs[i]);
+    }
+    free(rt->engine.actions);
+    free(rt->output_confs);
+    free(rt->output_conf_free);
+    for (size_t i = 0; i < rt->ntemplates; i++)
+        sl_template_free(rt->templates[i]);
+    free(rt->templates);
+    free(rt->work_dir);
+    free(rt->pidfile);
+    free(rt->control_socket);
+    free(rt->user);
+    free(rt->group);
+    free(rt);
+}
+
+#define LOAD(x) ((uint64_t)atomic_load_explicit(&(x), memory_order_relaxed))
+
+void sl_runtime_stats_json(sl_runtime_t *rt, FILE *f)
+{
+    fprintf(f, "{\"unmatched\":%" PRIu64 ",\"inputs\":[", LOAD(rt->engine.unmatched));
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        sl_input_t *in = rt->inputs[i];
+        sl_input_stats_t *s = &in->stats;
+        fprintf(f,
+                "%s{\"name\":\"%s\",\"type\":\"%s\",\"received\":%" PRIu64 ",\"malformed\":%" PRIu64
+                ",\"truncated\":%" PRIu64 ",\"incomplete\":%" PRIu64
+                ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"kernel\":%" PRIu64
+                ",\"no_memory\":%" PRIu64 "},\"connections\":%" PRIu64
+                ",\"connections_refused\":%" PRIu64 ",\"open_connections\":%" PRIu64 "}",
+                i ? "," : "", in->name, in->ops->type, LOAD(s->received), LOAD(s->malformed),
+                LOAD(s->truncated), LOAD(s->incomplete), LOAD(s->dropped_queue_full),
+                LOAD(s->dropped_kernel), LOAD(s->dropped_no_memory), LOAD(s->connections),
+                LOAD(s->connections_refused), LOAD(s->open_connections));
+    }
+    fprintf(f, "],\"actions\":[");
+    for (size_t i = 0; i < rt->engine.nactions; i++) {
+        sl_action_t *a = rt->engine.actions[i];
+        sl_action_stats_t st;
+        sl_action_stats(a, &st);
+        fprintf(f,
+                "%s{\"name\":\"%s\",\"type\":\"%s\",\"enqueued\":%" PRIu64 ",\"delivered\":%" PRIu64
+                ",\"failed\":%" PRIu64 ",\"discarded\":%" PRIu64
+                ",\"discarded_by\":{\"queue_full\":%" PRIu64 ",\"shutdown\":%" PRIu64
+                "},\"queued\":%" PRIu64 ",\"flow_control_pauses\":%" PRIu64
+                ",\"high_watermark\":%" PRIu64 ",\"suspensions\":%" PRIu64 ",\"suspended\":%s}",
+                i ? "," : "", a->name, a->conf.ops->type, st.q.enqueued, st.q.delivered,
+                st.q.failed, st.q.discarded, st.q.discarded_by[SL_QUEUE_DISCARD_FULL],
+                st.q.discarded_by[SL_QUEUE_DISCARD_SHUTDOWN], st.q.queued, st.q.flow_control_pauses,
+                st.q.high_watermark, st.suspensions, st.suspended ? "true" : "false");
+    }
+    fprintf(f, "]}\n");
+}
+
+void sl_runtime_stats_line(sl_runtime_t *rt, FILE *f)
+{
+    fprintf(f, "stats:");
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        sl_input_stats_t *s = &rt->inputs[i]->stats;
+        fprintf(f, " input %s received=%" PRIu64 " malformed=%" PRIu64 " dropped=%" PRIu64 ";",
+                rt->inputs[i]->name, LOAD(s->received), LOAD(s->malformed),
+                LOAD(s->dropped_queue_full) + LOAD(s->dropped_kernel) + LOAD(s->dropped_no_memory));
+    }
+    for (size_t i = 0; i < rt->engine.nactions; i++) {
+        sl_action_stats_t st;
+        sl_action_stats(rt->engine.actions[i], &st);
+        fprintf(f,
+                " action %s enqueued=%" PRIu64 " delivered=%" PRIu64 " failed=%" PRIu64
+                " discarded=%" PRIu64 " queued=%" PRIu64 ";",
+                rt->engine.actions[i]->name, st.q.enqueued, st.q.delivered, st.q.failed,
+                st.q.discarded, st.q.queued);
+    }
+    fprintf(f, "\n");
+}

@@ -1,0 +1,38 @@
+/*
+ * The datagram receiver shared by the UDP and unix-datagram inputs: threads that each own one
+ * socket and read it with recvmmsg, one message per datagram.
+ */
+#ifndef SL_INPUT_DGRAM_H
+#define SL_INPUT_DGRAM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inputs/input.h"
+
+#define SL_DGRAM_MAX_THREADS 16
+
+typedef struct sl_dgram_conf {
+    size_t max_message_size;
+    bool local; /* unix socket: sender "localhost", credentials from SCM_CREDENTIALS */
+} sl_dgram_conf_t;
+
+typedef struct sl_dgram_server {
+    sl_dgram_conf_t conf;
+    sl_input_t *in;
+    int fds[SL_DGRAM_MAX_THREADS];
+    unsigned nfds;
+    int stop_fd;
+    pthread_t threads[SL_DGRAM_MAX_THREADS];
+    unsigned nthreads;
+} sl_dgram_server_t;
+
+/* Takes ownership of fds[0..n) (bound datagram sockets; one thread each). */
+int sl_dgram_init(sl_dgram_server_t *s, sl_input_t *in, const sl_dgram_conf_t *conf, const int *fds,
+                  unsigned n);
+int sl_dgram_start(sl_dgram_server_t *s);
+void sl_dgram_stop(sl_dgram_server_t *s);
+void sl_dgram_free(sl_dgram_server_t *s);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * The stream server shared by the TCP and unix-stream inputs: one thread, one epoll set, a
+ * listening socket and its connections, each with its own framer (framing.h).
+ */
+#ifndef SL_INPUT_STREAM_H
+#define SL_INPUT_STREAM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inputs/framing.h"
+#include "inputs/input.h"
+
+typedef struct sl_stream_conf {
+    sl_framing_t framing;
+    size_t max_message_size;
+    unsigned max_connections;
+    bool peer_is_local; /* unix stream: every sender is "localhost" */
+} sl_stream_conf_t;
+
+typedef struct sl_stream_server {
+    sl_stream_conf_t conf;
+    sl_input_t *in;
+    int listen_fd;
+    int epoll_fd;
+    int stop_fd; /* eventfd written by sl_stream_stop */
+    pthread_t thread;
+    bool running;
+    size_t nconns;
+    struct conn *conns; /* open connections, owned by the server thread */
+} sl_stream_server_t;
+
+/* Takes ownership of listen_fd (listening, any blocking mode). */
+int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t *conf,
+                   int listen_fd);
+int sl_stream_start(sl_stream_server_t *s);
+/* Stops accepting and reading; partial lines are passed on, everything parsed is routed. */
+void sl_stream_stop(sl_stream_server_t *s);
+void sl_stream_free(sl_stream_server_t *s);
+
+#endif

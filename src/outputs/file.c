@@ -1,0 +1,333 @@
+/*
+ * The file output.
+ *
+ * Records are formatted into a per-file buffer and written with one write() when the buffer is
+ * full or the queue runs empty (flush). A buffer only ever holds whole records and files are
+ * opened O_APPEND, so a line is never split between writes, also when several workers of one
+ * action append to the same file: Linux serialises appends to a regular file.
+ *
+ * A message counts as delivered once its record is in a buffer. When a write fails (disk full,
+ * I/O error) the unwritten bytes stay buffered and the output answers SL_OUT_RETRY; it accepts
+ * no more messages for that file until the backlog is written, so memory stays bounded and the
+ * action's queue holds the rest.
+ *
+ * Dynamic paths: the path template is formatted per message (field values made safe for paths:
+ * '/' becomes '_', and "." or ".." values become "_"), and open files are kept in a small hash
+ * table with least-recently-used eviction at max_open.
+ *
+ * Concurrency: an instance belongs to one worker thread (see output.h); no shared state.
+ */
+#include "outputs/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fsutil.h"
+#include "lib/sl_assert.h"
+#include "lib/strbuf.h"
+
+/* A file whose buffer backlog passes this many buffer sizes accepts nothing more until written. */
+#define BACKLOG_FACTOR 4
+
+typedef struct file_ent {
+    char *path;
+    int fd;
+    uint32_t hash;
+    uint64_t last_use;
+    sl_strbuf_t buf;
+    struct file_ent *next; /* hash chain */
+} file_ent_t;
+
+typedef struct file_out {
+    sl_file_conf_t conf;
+    char *path_copy;
+    sl_template_t *path_tmpl; /* NULL for a static path */
+    file_ent_t **buckets;
+    size_t nbuckets;
+    size_t nopen; /* entries in the table */
+    uint64_t clock;
+    file_ent_t *last; /* most recent entry: the whole story for a static path */
+    sl_strbuf_t pathbuf;
+} file_out_t;
+
+void sl_file_conf_defaults(sl_file_conf_t *c)
+{
+    c->file_mode = 0640;
+    c->dir_mode = 0755;
+    c->uid = (uid_t)-1;
+    c->gid = (gid_t)-1;
+    c->buffer_size = 64 * 1024;
+    c->max_open = 64;
+    c->fsync = false;
+    c->create_dirs = true;
+}
+
+static uint32_t hash_path(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+int sl_file_create(const sl_file_conf_t *conf, void **inst, char *err, size_t errlen)
+{
+    file_out_t *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->conf = *conf;
+    f->path_copy = strdup(conf->path);
+    if (!f->path_copy)
+        goto nomem;
+    f->conf.path = f->path_copy;
+    if (strstr(conf->path, "${")) {
+        char terr[256];
+        if (sl_template_compile_path(conf->path, &f->path_tmpl, terr, sizeof(terr)) < 0) {
+            snprintf(err, errlen, "path: %s", terr);
+            free(f->path_copy);
+            free(f);
+            return -EINVAL;
+        }
+    }
+    if (f->conf.max_open == 0)
+        f->conf.max_open = 1;
+    f->nbuckets = 16;
+    while (f->nbuckets < 2 * (size_t)f->conf.max_open)
+        f->nbuckets *= 2;
+    f->buckets = calloc(f->nbuckets, sizeof(*f->buckets));
+    if (!f->buckets)
+        goto nomem;
+    *inst = f;
+    return 0;
+nomem:
+    free(f->path_copy);
+    free(f);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+}
+
+static int ent_open(file_out_t *f, file_ent_t *e)
+{
+    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY;
+    int fd = open(e->path, flags | O_EXCL, f->conf.file_mode);
+    int created = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(e->path, flags, f->conf.file_mode);
+    if (fd < 0 && errno == ENOENT && f->conf.create_dirs) {
+        int rc = sl_mkdir_parents(e->path, f->conf.dir_mode);
+        if (rc < 0)
+            return rc;
+        fd = open(e->path, flags | O_EXCL, f->conf.file_mode);
+        created = fd >= 0;
+        if (fd < 0 && errno == EEXIST)
+            fd = open(e->path, flags, f->conf.file_mode);
+    }
+    if (fd < 0)
+        return -errno;
+    if (created && (f->conf.uid != (uid_t)-1 || f->conf.gid != (gid_t)-1) &&
+        fchown(fd, f->conf.uid, f->conf.gid) < 0) {
+        int e2 = errno;
+        close(fd);
+        return -e2;
+    }
+    e->fd = fd;
+    return 0;
+}
+
+/* Writes the buffered bytes. 0, or -errno with the unwritten rest kept at the buffer's front. */
+static int ent_write(file_out_t *f, file_ent_t *e)
+{
+    size_t off = 0;
+    int rc = 0;
+    if (e->buf.len == 0)
+        return 0;
+    if (e->fd < 0 && (rc = ent_open(f, e)) < 0)
+        return rc;
+    while (off < e->buf.len) {
+        ssize_t w = write(e->fd, e->buf.data + off, e->buf.len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (off < e->buf.len)
+        memmove(e->buf.data, e->buf.data + off, e->buf.len - off);
+    e->buf.len -= off;
+    if (rc == 0 && f->conf.fsync && fdatasync(e->fd) < 0)
+        rc = -errno;
+    return rc;
+}
+
+static void ent_close(file_ent_t *e)
+{
+    if (e->fd >= 0)
+        close(e->fd);
+    e->fd = -1;
+}
+
+static void ent_free(file_ent_t *e)
+{
+    ent_close(e);
+    sl_strbuf_free(&e->buf);
+    free(e->path);
+    free(e);
+}
+
+/* Closes the least recently used file with nothing left to write. */
+static void evict_one(file_out_t *f)
+{
+    file_ent_t **victim = NULL;
+    for (size_t b = 0; b < f->nbuckets; b++) {
+        for (file_ent_t **pp = &f->buckets[b]; *pp; pp = &(*pp)->next) {
+            if (*pp == f->last)
+                continue;
+            if (!victim || (*pp)->last_use < (*victim)->last_use)
+                victim = pp;
+        }
+    }
+    if (!victim)
+        return;
+    file_ent_t *e = *victim;
+    if (ent_write(f, e) < 0)
+        return; /* keep a file that still owes bytes; try another time */
+    *victim = e->next;
+    ent_free(e);
+    f->nopen--;
+}
+
+static file_ent_t *lookup(file_out_t *f, const char *path, size_t len)
+{
+    uint32_t h = hash_path(path, len);
+    if (f->last && f->last->hash == h && strlen(f->last->path) == len &&
+        memcmp(f->last->path, path, len) == 0)
+        return f->last;
+    size_t b = h & (f->nbuckets - 1);
+    for (file_ent_t *e = f->buckets[b]; e; e = e->next) {
+        if (e->hash == h && strlen(e->path) == len && memcmp(e->path, path, len) == 0)
+            return f->last = e;
+    }
+    if (f->nopen >= f->conf.max_open)
+        evict_one(f);
+    file_ent_t *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->path = strndup(path, len);
+    if (!e->path) {
+        free(e);
+        return NULL;
+    }
+    e->fd = -1;
+    e->hash = h;
+    e->next = f->buckets[b];
+    f->buckets[b] = e;
+    f->nopen++;
+    return f->last = e;
+}
+
+static int is_retryable(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EMFILE || rc == -ENFILE ||
+           rc == -ENOMEM || rc == -EAGAIN || rc == -EINTR;
+}
+
+static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n, size_t *done)
+{
+    file_out_t *f = inst;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        file_ent_t *e;
+        if (f->path_tmpl) {
+            sl_strbuf_reset(&f->pathbuf);
+            if (sl_template_format(f->path_tmpl, msgs[i], &f->pathbuf) < 0)
+                break;
+            e = lookup(f, f->pathbuf.data, f->pathbuf.len);
+        } else {
+            e = lookup(f, f->conf.path, strlen(f->conf.path));
+        }
+        if (!e)
+            break;
+        e->last_use = ++f->clock;
+        if (e->fd < 0) {
+            /* Open before accepting a record, so a file that cannot be opened fails its own
+             * message and never strands records already counted as delivered. */
+            int rc = ent_open(f, e);
+            if (rc < 0) {
+                *done = i;
+                return is_retryable(rc) ? SL_OUT_RETRY : SL_OUT_FAIL;
+            }
+        }
+        if (e->buf.len >= BACKLOG_FACTOR * f->conf.buffer_size && ent_write(f, e) < 0) {
+            /* Still owes a backlog from a failed write: take nothing more until it is out. */
+            *done = i;
+            return SL_OUT_RETRY;
+        }
+        if (sl_template_format(f->conf.tmpl, msgs[i], &e->buf) < 0)
+            break;
+        /* A failed write keeps its bytes buffered; the backlog check above stops intake. */
+        if (e->buf.len >= f->conf.buffer_size)
+            (void)ent_write(f, e);
+    }
+    *done = i;
+    return i == n ? SL_OUT_OK : SL_OUT_RETRY;
+}
+
+static sl_out_status_t file_flush(void *inst)
+{
+    file_out_t *f = inst;
+    sl_out_status_t st = SL_OUT_OK;
+    for (size_t b = 0; b < f->nbuckets; b++) {
+        for (file_ent_t *e = f->buckets[b]; e; e = e->next) {
+            if (ent_write(f, e) < 0)
+                st = SL_OUT_RETRY;
+        }
+    }
+    return st;
+}
+
+static void file_reopen(void *inst)
+{
+    file_out_t *f = inst;
+    file_flush(f);
+    for (size_t b = 0; b < f->nbuckets; b++) {
+        for (file_ent_t *e = f->buckets[b]; e; e = e->next)
+            ent_close(e);
+    }
+}
+
+static void file_destroy(void *inst)
+{
+    file_out_t *f = inst;
+    if (!f)
+        return;
+    file_flush(f);
+    for (size_t b = 0; b < f->nbuckets; b++) {
+        file_ent_t *e = f->buckets[b];
+        while (e) {
+            file_ent_t *next = e->next;
+            ent_free(e);
+            e = next;
+        }
+    }
+    free(f->buckets);
+    sl_template_free(f->path_tmpl);
+    sl_strbuf_free(&f->pathbuf);
+    free(f->path_copy);
+    free(f);
+}
+
+const sl_output_ops_t sl_file_ops = {
+    .type = "file",
+    .deliver = file_deliver,
+    .flush = file_flush,
+    .reopen = file_reopen,
+    .destroy = file_destroy,
+};

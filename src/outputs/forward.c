@@ -1,0 +1,264 @@
+/*
+ * The forward output.
+ *
+ * TCP: a batch is formatted into one buffer (octet-counted "LEN SP RECORD" frames, or records
+ * ending in LF) and sent with as few send() calls as the socket allows. The end offset of every
+ * record is remembered, so when the connection breaks mid-batch exactly the records the kernel
+ * took count as delivered and the rest is offered again after reconnecting (SL_OUT_RETRY: the
+ * action suspends with backoff and its queue holds everything meanwhile). Before each batch the
+ * connection is checked for a close from the peer (a readable socket with EOF), because a send
+ * to a peer that has gone away succeeds once before it fails.
+ * UDP: one datagram per record on a connected socket; a refused datagram is not retried (UDP
+ * promises nothing), a record too large for a datagram fails alone.
+ *
+ * Concurrency: an instance belongs to one worker thread (see output.h); no shared state.
+ */
+#include "outputs/forward.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/strbuf.h"
+
+typedef struct fwd_out {
+    sl_forward_conf_t conf;
+    char *host;
+    char *port;
+    int fd;
+    sl_strbuf_t buf;
+    sl_strbuf_t rec;
+    size_t *ends; /* end offset of each record in buf */
+    size_t ends_cap;
+} fwd_out_t;
+
+static int split_target(const char *target, char **host, char **port)
+{
+    const char *colon;
+    if (target[0] == '[') {
+        const char *close = strchr(target, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        *host = strndup(target + 1, (size_t)(close - target - 1));
+        colon = close + 1;
+    } else {
+        colon = strrchr(target, ':');
+        if (!colon)
+            return -EINVAL;
+        *host = strndup(target, (size_t)(colon - target));
+    }
+    *port = strdup(colon + 1);
+    if (!*host || !*port || !**host || !**port)
+        return -EINVAL;
+    return 0;
+}
+
+int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, size_t errlen)
+{
+    fwd_out_t *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->conf = *conf;
+    f->fd = -1;
+    if (f->conf.connect_timeout_ms <= 0)
+        f->conf.connect_timeout_ms = 5000;
+    if (split_target(conf->target, &f->host, &f->port) < 0) {
+        snprintf(err, errlen, "target '%s': expected host:port", conf->target);
+        free(f->host);
+        free(f->port);
+        free(f);
+        return -EINVAL;
+    }
+    *inst = f;
+    return 0;
+}
+
+static void fwd_close(fwd_out_t *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
+/* Connects with a timeout. 0 or -errno. */
+static int fwd_connect(fwd_out_t *f)
+{
+    struct addrinfo hints = {0}, *res, *ai;
+    hints.ai_socktype = f->conf.protocol == SL_FWD_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    int rc = getaddrinfo(f->host, f->port, &hints, &res);
+    if (rc != 0)
+        return -EHOSTUNREACH;
+    rc = -ECONNREFUSED;
+    for (ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            rc = -errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+            rc = -errno;
+            close(fd);
+            continue;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t elen = sizeof(err);
+        if (poll(&p, 1, f->conf.connect_timeout_ms) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+            rc = err ? -err : -ETIMEDOUT;
+            close(fd);
+            continue;
+        }
+        /* Back to blocking: the worker thread has nothing else to do while sending. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        f->fd = fd;
+        rc = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* True when the peer has closed or reset the TCP connection. */
+static int peer_gone(int fd)
+{
+    char c;
+    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0)
+        return 1;
+    return r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+/* The record without its final LF, which framing adds back where it is wanted. */
+static int format_record(fwd_out_t *f, const sl_msg_t *m)
+{
+    sl_strbuf_reset(&f->rec);
+    if (sl_template_format(f->conf.tmpl, m, &f->rec) < 0)
+        return -ENOMEM;
+    if (f->rec.len && f->rec.data[f->rec.len - 1] == '\n')
+        f->rec.len--;
+    return 0;
+}
+
+static sl_out_status_t deliver_udp(fwd_out_t *f, sl_msg_t *const *msgs, size_t n, size_t *done)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (format_record(f, msgs[i]) < 0) {
+            *done = i;
+            return SL_OUT_RETRY;
+        }
+        if (send(f->fd, f->rec.data, f->rec.len, MSG_NOSIGNAL) < 0 && errno == EMSGSIZE) {
+            *done = i;
+            return SL_OUT_FAIL;
+        }
+        /* Other errors (a refused port answering an earlier datagram) are UDP's loss. */
+    }
+    *done = n;
+    return SL_OUT_OK;
+}
+
+static sl_out_status_t deliver_tcp(fwd_out_t *f, sl_msg_t *const *msgs, size_t n, size_t *done)
+{
+    if (n > f->ends_cap) {
+        size_t *e = realloc(f->ends, n * sizeof(*e));
+        if (!e) {
+            *done = 0;
+            return SL_OUT_RETRY;
+        }
+        f->ends = e;
+        f->ends_cap = n;
+    }
+    sl_strbuf_reset(&f->buf);
+    for (size_t i = 0; i < n; i++) {
+        if (format_record(f, msgs[i]) < 0) {
+            *done = 0;
+            return SL_OUT_RETRY;
+        }
+        if (f->conf.framing == SL_FWD_OCTET_COUNTED) {
+            char len[24];
+            int l = snprintf(len, sizeof(len), "%zu ", f->rec.len);
+            if (sl_strbuf_append(&f->buf, len, (size_t)l) < 0) {
+                *done = 0;
+                return SL_OUT_RETRY;
+            }
+        }
+        if (sl_strbuf_append(&f->buf, f->rec.data, f->rec.len) < 0 ||
+            (f->conf.framing == SL_FWD_LF && sl_strbuf_putc(&f->buf, '\n') < 0)) {
+            *done = 0;
+            return SL_OUT_RETRY;
+        }
+        f->ends[i] = f->buf.len;
+    }
+    size_t off = 0;
+    while (off < f->buf.len) {
+        ssize_t w = send(f->fd, f->buf.data + off, f->buf.len - off, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        off += (size_t)w;
+    }
+    size_t k = 0;
+    while (k < n && f->ends[k] <= off)
+        k++;
+    *done = k;
+    if (k < n) {
+        fwd_close(f);
+        return SL_OUT_RETRY;
+    }
+    return SL_OUT_OK;
+}
+
+static sl_out_status_t fwd_deliver(void *inst, sl_msg_t *const *msgs, size_t n, size_t *done)
+{
+    fwd_out_t *f = inst;
+    *done = 0;
+    if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP && peer_gone(f->fd))
+        fwd_close(f);
+    if (f->fd < 0 && fwd_connect(f) < 0)
+        return SL_OUT_RETRY;
+    if (f->conf.protocol == SL_FWD_UDP)
+        return deliver_udp(f, msgs, n, done);
+    return deliver_tcp(f, msgs, n, done);
+}
+
+static sl_out_status_t fwd_flush(void *inst)
+{
+    (void)inst;
+    return SL_OUT_OK;
+}
+
+static void fwd_reopen(void *inst)
+{
+    fwd_close(inst);
+}
+
+static void fwd_destroy(void *inst)
+{
+    fwd_out_t *f = inst;
+    if (!f)
+        return;
+    fwd_close(f);
+    sl_strbuf_free(&f->buf);
+    sl_strbuf_free(&f->rec);
+    free(f->ends);
+    free(f->host);
+    free(f->port);
+    free(f);
+}
+
+const sl_output_ops_t sl_forward_ops = {
+    .type = "forward",
+    .deliver = fwd_deliver,
+    .flush = fwd_flush,
+    .reopen = fwd_reopen,
+    .destroy = fwd_destroy,
+};

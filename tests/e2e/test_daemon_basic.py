@@ -1,0 +1,88 @@
+"""sluiced basics: --check and --version, TCP/UDP/unix inputs to a file, routing with select,
+where and stop, and the accounting identity."""
+import shutil
+import subprocess
+
+import pytest
+
+from daemon import BUILD, Sluiced, count_lines, tcp_send, udp_send, wait_for
+
+
+def run(*args, **kw):
+    return subprocess.run([str(BUILD / "sluiced"), *args], capture_output=True, text=True, **kw)
+
+
+def test_version_lists_modules():
+    r = run("--version")
+    assert r.returncode == 0
+    assert "sluiced" in r.stdout and "outputs: file forward" in r.stdout
+    assert "pcre2=" in r.stdout
+
+
+def test_check_reports_file_line_column(tmp_path):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("inputs:\n  - {name: t, type: tcp, listen: '127.0.0.1:0'}\n"
+                    "actions:\n  - name: a\n    type: file\n    pth: /tmp/x\n")
+    r = run("--check", "-f", str(conf))
+    assert r.returncode == 1
+    assert f"{conf}:6:5:" in r.stderr and "did you mean 'path'" in r.stderr
+    conf.write_text("actions:\n  - {name: a, type: file, path: /tmp/x, select: 'mail.inf'}\n")
+    r = run("--check", "-f", str(conf))
+    assert r.returncode == 1 and f"{conf}:2:" in r.stderr and "inf" in r.stderr
+
+
+def test_check_accepts_default_config():
+    r = run("--check")
+    assert r.returncode == 0, r.stderr
+
+
+CONFIG = """
+inputs:
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port"}
+  - {name: udp, type: udp, listen: "127.0.0.1:0", port_file: "{dir}/udp.port"}
+  - {name: local, type: unix, path: "{dir}/log.sock"}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log"}
+  - {name: auth, type: file, path: "{dir}/auth.log", select: "auth,authpriv.*"}
+  - {name: errors, type: file, path: "{dir}/err.json", template: json,
+     where: 'severity <= 3 and app_name != "noisy"'}
+  - {name: drop-debug, type: discard, select: "*.=debug", stop: true}
+  - {name: after-stop, type: file, path: "{dir}/after.log"}
+"""
+
+
+def test_tcp_udp_unix_to_files_with_rules(tmp_path):
+    with Sluiced(tmp_path, CONFIG) as d:
+        tcp = d.port("tcp")
+        udp = d.port("udp")
+        lines = [b"<38>Nov 22 04:56:13 host1 sshd[42]: accepted %d" % i for i in range(100)]
+        lines += [b"<11>Nov 22 04:56:13 host1 app: error %d" % i for i in range(10)]
+        lines += [b"<11>Nov 22 04:56:13 host1 noisy: error %d" % i for i in range(5)]
+        lines += [b"<15>Nov 22 04:56:13 host1 dbg: debug %d" % i for i in range(7)]
+        tcp_send(tcp, lines[:60])
+        tcp_send(tcp, lines[60:], octet=True)
+        udp_send(udp, [b"<14>Nov 22 04:56:13 host2 udpapp: over udp %d" % i for i in range(20)])
+        wait_for(lambda: d.input("udp")["received"] == 20, what="20 UDP datagrams")
+        if shutil.which("logger"):
+            subprocess.run(["logger", "-u", str(d.dir / "log.sock"), "-t", "viaunix", "-p",
+                            "user.info", "local hello"], check=True)
+            n_unix = 1
+        else:
+            n_unix = 0
+        total = len(lines) + 20 + n_unix
+        d.wait_delivered("all", total)
+        d.wait_delivered("after-stop", total - 7)
+        assert count_lines(d.dir / "all.log") == total
+        assert count_lines(d.dir / "auth.log") == 100  # facility 4 (auth)
+        assert count_lines(d.dir / "err.json") == 10  # severity 3, not the noisy app
+        assert count_lines(d.dir / "after.log") == total - 7  # debug stopped before it
+        text = (d.dir / "all.log").read_text()
+        assert "Nov 22 04:56:13 host1 sshd[42]: accepted 0\n" in text
+        if n_unix:
+            assert "viaunix" in text
+        st = d.stats()
+        for a in st["actions"]:
+            assert a["enqueued"] == a["delivered"] + a["failed"] + a["discarded"] + a["queued"]
+        assert d.input("tcp")["received"] == len(lines)
+        assert d.input("tcp")["malformed"] == 0
+    assert d.proc.returncode == 0
