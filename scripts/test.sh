@@ -1,0 +1,54 @@
+#!/bin/sh
+# The whole test suite, as CI runs it (README's test command):
+#   1. release build: unit, concurrency, end-to-end (incl. the rsyslog differential test) tests
+#      and the SL_HAVE_* switch check;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: the same tests;
+#   3. ThreadSanitizer build: the concurrency tests;
+#   4. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors.
+# Build trees go under build-test/. Set SL_TEST_LANES to a subset ("release asan tsan fuzz").
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+lanes=${SL_TEST_LANES:-release asan tsan fuzz}
+jobs=$(nproc)
+root=build-test
+failed=""
+
+lane() { # name, ctest args, cmake args...
+    name=$1 ctest_args=$2
+    shift 2
+    echo "=== lane $name ==="
+    if ! cmake -S . -B "$root/$name" "$@" >"$root/$name.configure.log" 2>&1; then
+        cat "$root/$name.configure.log"
+        failed="$failed $name"
+        return
+    fi
+    if ! cmake --build "$root/$name" -j"$jobs" >"$root/$name.build.log" 2>&1; then
+        tail -50 "$root/$name.build.log"
+        failed="$failed $name"
+        return
+    fi
+    # shellcheck disable=SC2086
+    (cd "$root/$name" && ctest --output-on-failure -j"$jobs" $ctest_args) || failed="$failed $name"
+}
+
+mkdir -p "$root"
+export TZ=${TZ:-UTC}
+for l in $lanes; do
+    case $l in
+    release) lane release "" -DCMAKE_BUILD_TYPE=Release ;;
+    asan)
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+            lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined ;;
+    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            lane tsan "-L concurrency" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread ;;
+    fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
+            -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
+    *) echo "unknown lane $l" >&2; exit 2 ;;
+    esac
+done
+if [ -n "$failed" ]; then
+    echo "FAILED lanes:$failed"
+    exit 1
+fi
+echo "all lanes passed: $lanes"
