@@ -372,7 +372,7 @@ int sl_selector_compile(const char *text, sl_selector_t *out, sl_rule_err_t *err
             return -EINVAL;
         }
         s.pos++;
-        sev_spec_t sev;
+        sev_spec_t sev = {0};
         rc = parse_severity(&s, &sev);
         if (rc)
             return rc;

@@ -735,8 +735,8 @@ static void test_json_keys(void **state)
         if (!at)
             fail_msg("key '%s' missing or out of order", keys[i]);
         p = at + strlen(k);
-        const char *v;
-        size_t vn;
+        const char *v = NULL;
+        size_t vn = 0;
         assert_int_equal(sl_json_member(b.data, b.len, keys[i], &v, &vn), 0);
         int number = i >= 8 && i <= 10;
         assert_int_equal(v[0] == '"', !number);
@@ -808,8 +808,8 @@ static void test_random_fields(void **state)
         for (int f = 0; f < 7; f++) {
             if (span_fields[f] == SL_F_TAG)
                 continue; /* may be synthesised */
-            const char *v;
-            size_t vn, dn;
+            const char *v = NULL;
+            size_t vn = 0, dn = 0;
             char dec[1024];
             assert_int_equal(sl_json_member(b.data, b.len, sl_field_name(span_fields[f]), &v, &vn),
                              0);
