@@ -1,6 +1,10 @@
 /*
  * sluicectl: the command-line companion of sluiced.
  *
+ *   sluicectl stats|reload [-s SOCKET]
+ *       Asks a running sluiced, over its control socket (the control_socket setting; default
+ *       ./run/sluiced.ctl), for its counters as JSON, or to reload its configuration.
+ *
  *   sluicectl parse [--template NAME] [--fromhost HOST]
  *       Reads raw syslog lines on stdin (LF-separated, any bytes) and writes each as the template
  *       formats it (default json), one per line. The first thing to run to see how sluice reads
@@ -12,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sl_config.h"
@@ -24,7 +30,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sluicectl parse [--template NAME|STRING] [--fromhost HOST]\n"
+               "       sluicectl stats|reload [-s SOCKET]\n"
                "       sluicectl --version\n"
+               "\n"
+               "stats:  the running daemon's counters, as JSON\n"
+               "reload: make the running daemon reload its configuration\n"
+               "  -s SOCKET   the daemon's control_socket (default ./run/sluiced.ctl)\n"
                "\n"
                "parse: raw syslog lines on stdin, one formatted message per line on stdout.\n"
                "  --template  traditional, rfc3164, rfc5424, json (default) or a custom\n"
@@ -139,15 +150,65 @@ done:
     return 0;
 }
 
+/* Sends one command to the daemon's control socket and copies the answer to stdout. */
+static int cmd_control(const char *cmd, int argc, char **argv)
+{
+    const char *path = "./run/sluiced.ctl";
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            fprintf(stderr, "sluicectl %s: unknown argument '%s'\n", cmd, argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "sluicectl: socket path too long: %s\n", path);
+        return 2;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%s\n", cmd);
+    int rc = write_all(fd, line, (size_t)n);
+    char buf[65536];
+    ssize_t r;
+    while (rc == 0 && (r = read(fd, buf, sizeof(buf))) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        rc = write_all(1, buf, (size_t)r);
+    }
+    close(fd);
+    if (rc < 0) {
+        fprintf(stderr, "sluicectl %s: %s\n", cmd, strerror(-rc));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "parse") == 0)
         return cmd_parse(argc - 2, argv + 2);
+    if (argc >= 2 && (strcmp(argv[1], "stats") == 0 || strcmp(argv[1], "reload") == 0))
+        return cmd_control(argv[1], argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("sluicectl %s\n", SL_VERSION);
         return 0;
     }
     usage(argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) ? stdout
-                                                                                        : stderr);
+                                                                                      : stderr);
     return 2;
 }

@@ -169,8 +169,9 @@ static void arm_stats_timer(daemon_state_t *d)
 
 /*
  * Reload: the new configuration is checked and built first; if it fails the old one keeps
- * running. Otherwise the old inputs stop (what they have read is routed), the old actions
- * deliver everything queued, and the new runtime starts.
+ * running. Otherwise inputs whose settings did not change pause (their sockets and connections
+ * carry over, so senders only wait), the others stop; the old actions deliver everything
+ * queued; then the new runtime starts with the kept inputs.
  */
 static void reload(daemon_state_t *d)
 {
@@ -190,7 +191,7 @@ static void reload(daemon_state_t *d)
     struct timespec deadline;
     /* Queued messages are delivered before the switch: wait for them as long as it takes. */
     deadline_in(&deadline, 24 * 3600 * 1000);
-    sl_runtime_stop(d->rt, &deadline);
+    sl_runtime_handover(d->rt, next, &deadline);
     sl_runtime_free(d->rt);
     d->rt = next;
     if (sl_runtime_bind(d->rt, stderr) < 0 || sl_runtime_start(d->rt, stderr) < 0) {

@@ -15,7 +15,10 @@ int sl_runtime_bind(sl_runtime_t *rt, FILE *err)
     for (size_t i = 0; i < rt->ninputs; i++) {
         sl_input_t *in = rt->inputs[i];
         char msg[256] = "";
+        if (in->bound)
+            continue; /* handed over by a reload, sockets and all */
         int rc = in->ops->bind(in, msg, sizeof(msg));
+        in->bound = rc == 0;
         if (rc < 0) {
             fprintf(err, "input %s: %s\n", in->name, msg[0] ? msg : strerror(-rc));
             return rc;
@@ -54,6 +57,42 @@ void sl_runtime_stop(sl_runtime_t *rt, const struct timespec *deadline)
     rt->started = false;
 }
 
+static sl_input_t *find_twin(sl_runtime_t *rt, const sl_input_t *in)
+{
+    for (size_t i = 0; i < rt->ninputs; i++) {
+        if (strcmp(rt->inputs[i]->identity, in->identity) == 0)
+            return rt->inputs[i];
+    }
+    return NULL;
+}
+
+void sl_runtime_handover(sl_runtime_t *cur, sl_runtime_t *next, const struct timespec *deadline)
+{
+    for (size_t i = 0; i < cur->ninputs; i++) {
+        sl_input_t *in = cur->inputs[i];
+        if (find_twin(next, in))
+            in->ops->pause(in);
+        else
+            in->ops->stop(in);
+    }
+    for (size_t i = 0; i < cur->engine.nactions; i++)
+        sl_action_stop(cur->engine.actions[i], deadline);
+    cur->started = false;
+    /* Swap each kept input with its unbound twin: the running one moves to the new runtime
+     * (routing into its engine from now on), the twin is freed with the old runtime. */
+    for (size_t i = 0; i < next->ninputs; i++) {
+        for (size_t j = 0; j < cur->ninputs; j++) {
+            sl_input_t *old = cur->inputs[j];
+            if (!old->bound || strcmp(old->identity, next->inputs[i]->identity) != 0)
+                continue;
+            cur->inputs[j] = next->inputs[i];
+            next->inputs[i] = old;
+            old->engine = &next->engine;
+            break;
+        }
+    }
+}
+
 void sl_runtime_reopen(sl_runtime_t *rt)
 {
     for (size_t i = 0; i < rt->engine.nactions; i++)
@@ -69,6 +108,7 @@ void sl_runtime_free(sl_runtime_t *rt)
         if (in->ops && in->ops->destroy)
             in->ops->destroy(in);
         free(in->name);
+        free(in->identity);
         free(in);
     }
     free(rt->inputs);

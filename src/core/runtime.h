@@ -60,6 +60,14 @@ int sl_runtime_start(sl_runtime_t *rt, FILE *err);
 /* Stops inputs, then drains the actions until the deadline, then stops them. */
 void sl_runtime_stop(sl_runtime_t *rt, const struct timespec *deadline);
 
+/*
+ * Reload: stops cur for good except for the inputs next has with the same settings, which are
+ * paused (sockets, connections and partial frames kept); drains cur's actions until the
+ * deadline; then moves those inputs into next. Afterwards free cur, then bind and start next:
+ * senders on kept inputs wait during the switch and lose nothing.
+ */
+void sl_runtime_handover(sl_runtime_t *cur, sl_runtime_t *next, const struct timespec *deadline);
+
 /* Asks every action to reopen its files and connections. */
 void sl_runtime_reopen(sl_runtime_t *rt);
 

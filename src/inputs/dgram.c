@@ -182,6 +182,10 @@ void sl_dgram_stop(sl_dgram_server_t *s)
     for (unsigned i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
     s->nthreads = 0;
+    /* Empty the eventfd: the sockets stay, and a later start (a reload) must not stop at once.
+     * Datagrams that arrive meanwhile wait in the sockets' buffers. */
+    if (read(s->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        perror("sluiced: datagram stop");
 }
 
 void sl_dgram_free(sl_dgram_server_t *s)

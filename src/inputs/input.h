@@ -43,11 +43,15 @@ typedef struct sl_input_ops {
     int (*bind)(sl_input_t *in, char *err, size_t errlen);
     int (*start)(sl_input_t *in);
     void (*stop)(sl_input_t *in);
+    /* Stops the threads but keeps sockets and connections: start() resumes (reload). */
+    void (*pause)(sl_input_t *in);
     void (*destroy)(sl_input_t *in);
 } sl_input_ops_t;
 
 struct sl_input {
     char *name;
+    char *identity; /* every setting that shapes the sockets: equal identities can be handed over */
+    bool bound;
     const sl_input_ops_t *ops;
     void *impl;
     sl_engine_t *engine;

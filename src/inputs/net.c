@@ -200,6 +200,15 @@ static void net_stop(sl_input_t *in)
         sl_dgram_stop(&n->dgram);
 }
 
+static void net_pause(sl_input_t *in)
+{
+    net_input_t *n = in->impl;
+    if (n->stream_ready)
+        sl_stream_pause(&n->stream);
+    if (n->dgram_ready)
+        sl_dgram_stop(&n->dgram);
+}
+
 static void net_destroy(sl_input_t *in)
 {
     net_input_t *n = in->impl;
@@ -209,7 +218,9 @@ static void net_destroy(sl_input_t *in)
         sl_stream_free(&n->stream);
     if (n->dgram_ready)
         sl_dgram_free(&n->dgram);
-    if (n->path && (n->kind == NET_UNIX || n->kind == NET_UNIX_STREAM))
+    /* Only the input that bound the socket file removes it: an unbound twin (a reload that
+     * handed the bound one over) must not take a live socket's name away. */
+    if (in->bound && n->path && (n->kind == NET_UNIX || n->kind == NET_UNIX_STREAM))
         unlink(n->path);
     free(n->listen);
     free(n->path);
@@ -218,10 +229,10 @@ static void net_destroy(sl_input_t *in)
 }
 
 static const sl_input_ops_t net_ops[] = {
-    [NET_TCP] = {"tcp", net_bind, net_start, net_stop, net_destroy},
-    [NET_UDP] = {"udp", net_bind, net_start, net_stop, net_destroy},
-    [NET_UNIX] = {"unix", net_bind, net_start, net_stop, net_destroy},
-    [NET_UNIX_STREAM] = {"unix-stream", net_bind, net_start, net_stop, net_destroy},
+    [NET_TCP] = {"tcp", net_bind, net_start, net_stop, net_pause, net_destroy},
+    [NET_UDP] = {"udp", net_bind, net_start, net_stop, net_pause, net_destroy},
+    [NET_UNIX] = {"unix", net_bind, net_start, net_stop, net_pause, net_destroy},
+    [NET_UNIX_STREAM] = {"unix-stream", net_bind, net_start, net_stop, net_pause, net_destroy},
 };
 
 int sl_net_input_create(const char *name, const sl_net_input_conf_t *conf, sl_engine_t *engine,
@@ -256,7 +267,12 @@ int sl_net_input_create(const char *name, const sl_net_input_conf_t *conf, sl_en
     n->conf.listen = n->conf.path = n->conf.port_file = NULL;
     n->conf.type = net_ops[kind].type;
     in->name = strdup(name);
-    if (!in->name)
+    if (asprintf(&in->identity, "%s|%s|%s|%s|%d|%zu|%u|%u|%d|%o", name, conf->type,
+                 conf->listen ? conf->listen : "", conf->path ? conf->path : "", (int)conf->framing,
+                 n->conf.max_message_size, conf->max_connections, conf->threads, conf->rcvbuf,
+                 (unsigned)conf->socket_mode) < 0)
+        in->identity = NULL;
+    if (!in->name || !in->identity)
         goto nomem;
     in->ops = &net_ops[kind];
     in->impl = n;

@@ -9,7 +9,9 @@
  * without losing anything.
  *
  * Concurrency: connections, framers and the batch belong to the server thread. The counters are
- * the input's atomics (input.h). stop_fd is the only thing other threads touch (a write).
+ * the input's atomics (input.h). stop_fd (a write) and pausing (an atomic, set before the
+ * write) are the only things other threads touch; between a pause and the next start no
+ * server thread runs, and pthread_join/pthread_create order the handover.
  */
 #include "inputs/stream.h"
 
@@ -184,9 +186,11 @@ static void *server_main(void *p)
         }
         sl_input_batch_flush(b);
     }
-    /* Stopping: take what each connection has already sent (a bounded number of reads, so a
-     * sender that never pauses cannot hold up shutdown), pass partial lines on, and close. */
-    while (s->conns) {
+    /* Pausing (a reload): connections stay open with their partial frames; the next thread
+     * goes on where this one stopped, and the senders wait meanwhile. Stopping: take what
+     * each connection has already sent (a bounded number of reads, so a sender that never
+     * pauses cannot hold up shutdown), pass partial lines on, and close. */
+    while (!atomic_load(&s->pausing) && s->conns) {
         conn_t *c = s->conns;
         for (int i = 0; i < 16 && conn_read(b, c, buf) > 0; i++)
             ;
@@ -217,6 +221,16 @@ void sl_stream_stop(sl_stream_server_t *s)
         perror("sluiced: stream stop");
     pthread_join(s->thread, NULL);
     s->running = false;
+    /* Empty the eventfd, so that a later start (after a pause) does not stop at once. */
+    if (read(s->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        perror("sluiced: stream stop");
+}
+
+void sl_stream_pause(sl_stream_server_t *s)
+{
+    atomic_store(&s->pausing, true);
+    sl_stream_stop(s);
+    atomic_store(&s->pausing, false);
 }
 
 void sl_stream_free(sl_stream_server_t *s)

@@ -6,6 +6,7 @@
 #define SL_INPUT_STREAM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,7 @@ typedef struct sl_stream_server {
     int stop_fd; /* eventfd written by sl_stream_stop */
     pthread_t thread;
     bool running;
+    atomic_bool pausing; /* the stopping thread keeps its connections (sl_stream_pause) */
     size_t nconns;
     struct conn *conns; /* open connections, owned by the server thread */
 } sl_stream_server_t;
@@ -37,6 +39,9 @@ int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t
 int sl_stream_start(sl_stream_server_t *s);
 /* Stops accepting and reading; partial lines are passed on, everything parsed is routed. */
 void sl_stream_stop(sl_stream_server_t *s);
+/* Stops the thread but keeps the listening socket and every connection with its partial frame;
+ * sl_stream_start goes on from there (a reload swaps the engine meanwhile). */
+void sl_stream_pause(sl_stream_server_t *s);
 void sl_stream_free(sl_stream_server_t *s);
 
 #endif
