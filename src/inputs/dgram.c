@@ -76,9 +76,11 @@ static void *dgram_main(void *p)
         struct cmsghdr align;
     } ctl[BATCH];
     uint32_t kernel_drops = 0;
-    char fromhost[SL_NETADDR_STRLEN] = "localhost";
+    char fromhost[SL_NETADDR_STRLEN] = "";
     struct sockaddr_storage last_addr;
     socklen_t last_len = 0;
+    if (s->conf.local)
+        snprintf(fromhost, sizeof(fromhost), "%s", s->conf.local_name);
     if (!bufs || !b || sl_input_batch_init(b, s->in, SL_QUEUE_DROP) < 0) {
         fprintf(stderr, "sluiced: input %s: out of memory\n", s->in->name);
         free(bufs);

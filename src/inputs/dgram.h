@@ -15,7 +15,8 @@
 
 typedef struct sl_dgram_conf {
     size_t max_message_size;
-    bool local; /* unix socket: sender "localhost", credentials from SCM_CREDENTIALS */
+    bool local;             /* unix socket: credentials from SCM_CREDENTIALS */
+    const char *local_name; /* this machine's name, the fromhost of local senders */
 } sl_dgram_conf_t;
 
 typedef struct sl_dgram_server {

@@ -15,6 +15,7 @@ int sl_input_batch_init(sl_input_batch_t *b, sl_input_t *in, sl_queue_mode_t mod
     b->now_sec = 0;
     b->ctx.fromhost = "";
     b->ctx.input = in->name;
+    b->ctx.local = in->local;
     return sl_router_init(&b->router, in->engine, SL_INPUT_BATCH);
 }
 

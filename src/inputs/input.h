@@ -52,6 +52,7 @@ struct sl_input {
     char *name;
     char *identity; /* every setting that shapes the sockets: equal identities can be handed over */
     bool bound;
+    bool local; /* a local socket: no hostname in the text, the sender is this machine */
     const sl_input_ops_t *ops;
     void *impl;
     sl_engine_t *engine;

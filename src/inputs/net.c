@@ -27,6 +27,7 @@ typedef struct net_input {
     sl_net_input_conf_t conf;
     char *listen, *path, *port_file; /* owned copies of the conf strings */
     bool stream_ready, dgram_ready;
+    char local_name[256]; /* this machine's short name, for local senders (as rsyslog) */
     sl_stream_server_t stream;
     sl_dgram_server_t dgram;
 } net_input_t;
@@ -106,11 +107,17 @@ static int resolve_listen(net_input_t *n, int socktype, sl_sockaddr_t *addr, cha
 static int net_bind(sl_input_t *in, char *err, size_t errlen)
 {
     net_input_t *n = in->impl;
-    sl_stream_conf_t sc = {.framing = n->conf.framing,
+    if (gethostname(n->local_name, sizeof(n->local_name)) < 0 || !n->local_name[0])
+        strcpy(n->local_name, "localhost");
+    n->local_name[sizeof(n->local_name) - 1] = '\0';
+    n->local_name[strcspn(n->local_name, ".")] = '\0';
+    sl_stream_conf_t sc = {.local_name = n->local_name,
+                           .framing = n->conf.framing,
                            .max_message_size = n->conf.max_message_size,
                            .max_connections = n->conf.max_connections,
                            .peer_is_local = n->kind == NET_UNIX_STREAM};
-    sl_dgram_conf_t dc = {.max_message_size = n->conf.max_message_size,
+    sl_dgram_conf_t dc = {.local_name = n->local_name,
+                          .max_message_size = n->conf.max_message_size,
                           .local = n->kind == NET_UNIX};
     sl_sockaddr_t addr;
     uint16_t port = 0;
@@ -275,6 +282,7 @@ int sl_net_input_create(const char *name, const sl_net_input_conf_t *conf, sl_en
     if (!in->name || !in->identity)
         goto nomem;
     in->ops = &net_ops[kind];
+    in->local = unix_kind;
     in->impl = n;
     in->engine = engine;
     *out = in;

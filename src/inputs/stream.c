@@ -119,7 +119,7 @@ static void accept_all(sl_stream_server_t *s)
         }
         c->fd = fd;
         if (s->conf.peer_is_local || ss.ss_family == AF_UNIX)
-            strcpy(c->fromhost, "localhost");
+            snprintf(c->fromhost, sizeof(c->fromhost), "%s", s->conf.local_name);
         else
             sl_netaddr_format((struct sockaddr *)&ss, sl, c->fromhost, sizeof(c->fromhost));
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};

@@ -17,7 +17,8 @@ typedef struct sl_stream_conf {
     sl_framing_t framing;
     size_t max_message_size;
     unsigned max_connections;
-    bool peer_is_local; /* unix stream: every sender is "localhost" */
+    bool peer_is_local;     /* unix stream: every sender is this machine */
+    const char *local_name; /* this machine's name, the fromhost of local senders */
 } sl_stream_conf_t;
 
 typedef struct sl_stream_server {

@@ -11,6 +11,7 @@
 #ifndef SL_PARSE_H
 #define SL_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/msg.h"
@@ -19,6 +20,8 @@ typedef struct sl_parse_ctx {
     const char *fromhost;    /* sender address or "localhost"; becomes the fromhost field */
     const char *input;       /* input name; becomes the input field */
     sl_timestamp_t received; /* reception time in the receiver's zone (year, zone for RFC 3164) */
+    bool local; /* from a local socket (/dev/log): RFC 3164 text has no hostname, as rsyslog's
+                 * imuxsock assumes; the hostname is fromhost (this machine's name) */
 } sl_parse_ctx_t;
 
 /* Parses raw[0..len) into a new message with one reference. NULL only when out of memory. */

@@ -363,7 +363,7 @@ int sl_parse_rfc3164(sl_msg_t *m, const char *p, const sl_parse_ctx_t *ctx)
     if (q)
         p = q;
 
-    if (p < end) {
+    if (p < end && !ctx->local) {
         const char *lim = end - p > HOSTNAME_MAX ? p + HOSTNAME_MAX : end;
         for (q = p; q < lim && is_host_char((unsigned char)*q); q++)
             ;
