@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target sluiced sluicectl >/dev/null
 echo "sluiced: listening on 127.0.0.1:5514 (tcp, udp) and ./run/log.sock; writing ./var/log/messages" >&2
 echo "try:     logger -n 127.0.0.1 -P 5514 -T hello   then   tail var/log/messages" >&2
