@@ -405,8 +405,8 @@ struct yload {
 
 static sl_cfg_pos_t mark_pos(const struct yload *y, yaml_mark_t m)
 {
-    return (sl_cfg_pos_t){.file = y->file, .line = (unsigned)m.line + 1,
-                          .col = (unsigned)m.column + 1};
+    return (sl_cfg_pos_t){
+        .file = y->file, .line = (unsigned)m.line + 1, .col = (unsigned)m.column + 1};
 }
 
 /* Line and column (in bytes) of a byte offset, for reader errors that carry only an offset. */
@@ -552,8 +552,8 @@ static sl_cfg_node_t *build_map(struct yload *y, yaml_event_t *start, int depth)
         if (key_ok && value) {
             const sl_cfg_pair_t *first = sl_cfg_map_find(map, key);
             if (first) {
-                sl_cfg_errs_add(y->errs, &kpos, "duplicate key '%s' (first given at line %u)",
-                                key, first->key_pos.line);
+                sl_cfg_errs_add(y->errs, &kpos, "duplicate key '%s' (first given at line %u)", key,
+                                first->key_pos.line);
                 y->bad = true;
                 sl_cfg_node_free(value);
             } else if (sl_cfg_map_add(map, key, &kpos, value) < 0) {
@@ -629,12 +629,10 @@ static sl_cfg_node_t *build(struct yload *y, yaml_event_t *ev, int depth)
         return n;
     }
     case YAML_MAPPING_START_EVENT:
-        check_props(y, ev->start_mark, ev->data.mapping_start.anchor,
-                    ev->data.mapping_start.tag);
+        check_props(y, ev->start_mark, ev->data.mapping_start.anchor, ev->data.mapping_start.tag);
         return build_map(y, ev, depth);
     case YAML_SEQUENCE_START_EVENT:
-        check_props(y, ev->start_mark, ev->data.sequence_start.anchor,
-                    ev->data.sequence_start.tag);
+        check_props(y, ev->start_mark, ev->data.sequence_start.anchor, ev->data.sequence_start.tag);
         return build_list(y, ev, depth);
     case YAML_ALIAS_EVENT:
         problem(y, ev->start_mark,
@@ -887,12 +885,8 @@ int sl_cfg_parse_size(const char *s, uint64_t *out)
 int sl_cfg_parse_duration(const char *s, int64_t *ms)
 {
     static const struct unit units[] = {
-        {"ms", 1},
-        {"s", 1000ull},
-        {"m", 60000ull},
-        {"h", 3600000ull},
-        {"d", 86400000ull},
-        {NULL, 0},
+        {"ms", 1},         {"s", 1000ull},     {"m", 60000ull},
+        {"h", 3600000ull}, {"d", 86400000ull}, {NULL, 0},
     };
     uint64_t total = 0;
     const char *p = s;
@@ -1089,8 +1083,7 @@ static void format_duration(int64_t ms, char *buf, size_t size)
         {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
     for (size_t i = 0; i < 5; i++) {
         if (ms && ms % (int64_t)units[i].mult == 0) {
-            snprintf(buf, size, "%lld%s", (long long)(ms / (int64_t)units[i].mult),
-                     units[i].name);
+            snprintf(buf, size, "%lld%s", (long long)(ms / (int64_t)units[i].mult), units[i].name);
             return;
         }
     }
@@ -1113,7 +1106,10 @@ static void describe_bounds(const sl_cfg_key_t *k, char *buf, size_t size)
     char lo[32], hi[32];
     format_bound(k, k->min, lo, sizeof(lo));
     format_bound(k, k->max, hi, sizeof(hi));
-    if (k->max)
+    bool unsigned_type = k->type == SL_CFG_SIZE || k->type == SL_CFG_DURATION;
+    if (k->max && unsigned_type && k->min <= 0)
+        snprintf(buf, size, "of at most %s", hi);
+    else if (k->max)
         snprintf(buf, size, "from %s to %s", lo, hi);
     else if (k->min > 0)
         snprintf(buf, size, "of at least %s", lo);
@@ -1255,8 +1251,8 @@ static int store_default(const sl_cfg_key_t *k, void *obj)
     return store_value(k, obj, k->def, strlen(k->def), &why);
 }
 
-static void report_bad_value(const sl_cfg_key_t *k, const sl_cfg_node_t *v, int rc,
-                             const char *why, sl_cfg_errs_t *errs)
+static void report_bad_value(const sl_cfg_key_t *k, const sl_cfg_node_t *v, int rc, const char *why,
+                             sl_cfg_errs_t *errs)
 {
     sl_strbuf_t b = SL_STRBUF_INIT;
     sl_strbuf_puts(&b, "'");
@@ -1269,8 +1265,8 @@ static void report_bad_value(const sl_cfg_key_t *k, const sl_cfg_node_t *v, int 
         if (bounds[0]) {
             sl_strbuf_putc(&b, ' ');
             sl_strbuf_puts(&b, bounds);
-        } else {
-            sl_strbuf_puts(&b, " in range");
+        } else if (!why) {
+            why = "out of range";
         }
     }
     sl_strbuf_puts(&b, ", got ");
@@ -1327,8 +1323,7 @@ static size_t count_keys(const sl_cfg_key_t *keys)
     return n;
 }
 
-int sl_cfg_apply(const sl_cfg_node_t *map, const sl_cfg_key_t *keys, void *obj,
-                 sl_cfg_errs_t *errs)
+int sl_cfg_apply(const sl_cfg_node_t *map, const sl_cfg_key_t *keys, void *obj, sl_cfg_errs_t *errs)
 {
     size_t nkeys = count_keys(keys);
     bool bad = false;
@@ -1431,7 +1426,11 @@ static void describe_type(const sl_cfg_key_t *k, char *buf, size_t size)
         const char *t = k->type == SL_CFG_INT    ? "integer"
                         : k->type == SL_CFG_SIZE ? "size"
                                                  : "duration";
-        if (k->max) {
+        if (k->max && k->type != SL_CFG_INT && k->min <= 0) {
+            char hi[32];
+            format_bound(k, k->max, hi, sizeof(hi));
+            snprintf(buf, size, "%s <= %s", t, hi);
+        } else if (k->max) {
             char lo[32], hi[32];
             format_bound(k, k->min, lo, sizeof(lo));
             format_bound(k, k->max, hi, sizeof(hi));
@@ -1539,8 +1538,7 @@ int sl_cfg_keys_check(const sl_cfg_key_t *keys, sl_cfg_errs_t *errs)
             const char *why;
             int rc = store_value(&local, scratch, k->def, strlen(k->def), &why);
             if (rc < 0) {
-                sl_cfg_errs_add(errs, NULL, "key '%s': default '%s' is not valid", k->name,
-                                k->def);
+                sl_cfg_errs_add(errs, NULL, "key '%s': default '%s' is not valid", k->name, k->def);
                 bad = true;
             }
             if (k->type == SL_CFG_STR)

@@ -64,7 +64,10 @@ typedef struct sl_cfg_errs {
     size_t max;
 } sl_cfg_errs_t;
 
-#define SL_CFG_ERRS_INIT {NULL, 0, 0, 0, 0}
+#define SL_CFG_ERRS_INIT                                                                           \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 /* Appends a problem at `pos` (NULL: no position). Never fails: see `dropped`. */
 void sl_cfg_errs_add(sl_cfg_errs_t *errs, const sl_cfg_pos_t *pos, const char *fmt, ...)
@@ -168,7 +171,7 @@ bool sl_cfg_node_equal(const sl_cfg_node_t *a, const sl_cfg_node_t *b);
  * anchors and aliases, tags other than YAML's standard ones (!!str, ...), nesting deeper than
  * SL_CFG_MAX_DEPTH. `name` is the file name used in positions.
  */
-#define SL_CFG_MAX_DEPTH 64
+#define SL_CFG_MAX_DEPTH     64
 #define SL_CFG_MAX_FILE_SIZE (16u << 20)
 int sl_cfg_load_yaml_file(const char *path, sl_cfg_doc_t **out, sl_cfg_errs_t *errs);
 int sl_cfg_load_yaml_string(const char *text, size_t len, const char *name, sl_cfg_doc_t **out,

@@ -120,8 +120,8 @@ static void report(struct src *s, sl_cfg_errs_t *list, size_t off, const char *f
     sl_cfg_errs_add(list, &pos, "%s", msg);
 }
 
-static void __attribute__((format(printf, 3, 4))) err(struct src *s, size_t off, const char *fmt,
-                                                      ...)
+static void __attribute__((format(printf, 3, 4)))
+err(struct src *s, size_t off, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -130,8 +130,8 @@ static void __attribute__((format(printf, 3, 4))) err(struct src *s, size_t off,
     s->lg->bad = true;
 }
 
-static void __attribute__((format(printf, 3, 4))) warn(struct src *s, size_t off, const char *fmt,
-                                                       ...)
+static void __attribute__((format(printf, 3, 4)))
+warn(struct src *s, size_t off, const char *fmt, ...)
 {
     if (!s->lg->warns)
         return;
@@ -406,8 +406,8 @@ static void put(struct src *s, sl_cfg_node_t *map, const char *key, size_t key_o
     }
 }
 
-static void puts_(struct src *s, sl_cfg_node_t *map, const char *key, size_t key_off,
-                  const char *v, size_t val_off)
+static void puts_(struct src *s, sl_cfg_node_t *map, const char *key, size_t key_off, const char *v,
+                  size_t val_off)
 {
     put(s, map, key, key_off, v, strlen(v), val_off);
 }
@@ -636,23 +636,23 @@ static void include(struct src *s, const char *pattern, bool optional, size_t of
             SL_CFG_LEGACY_MAX_INCLUDE);
         return;
     }
+    /* A relative pattern is taken from the including file's directory. */
     sl_strbuf_t path = SL_STRBUF_INIT;
     const char *slash = strrchr(s->file, '/');
-    if (pattern[0] != '/' && slash) {
-        sl_strbuf_append(&path, s->file, (size_t)(slash - s->file) + 1);
-    }
-    sl_strbuf_puts(&path, pattern);
+    int bad = 0;
+    if (pattern[0] != '/' && slash)
+        bad |= sl_strbuf_append(&path, s->file, (size_t)(slash - s->file) + 1);
+    bad |= sl_strbuf_puts(&path, pattern);
+    bad |= sl_strbuf_putc(&path, '\0');
+    /* A directory, with or without its trailing slash, means every file in it. */
     struct stat st;
-    if (path.len && path.data[path.len - 1] == '/')
-        sl_strbuf_putc(&path, '*');
-    else if (sl_strbuf_putc(&path, '\0') == 0 && stat(path.data, &st) == 0 &&
-             S_ISDIR(st.st_mode)) {
+    if (!bad && stat(path.data, &st) == 0 && S_ISDIR(st.st_mode)) {
         path.len--;
-        sl_strbuf_puts(&path, "/*");
-    } else if (path.len) {
-        path.len--;
+        if (path.data[path.len - 1] != '/')
+            bad |= sl_strbuf_putc(&path, '/');
+        bad |= sl_strbuf_append(&path, "*", 2);
     }
-    if (sl_strbuf_putc(&path, '\0') < 0) {
+    if (bad) {
         sl_strbuf_free(&path);
         nomem(lg);
         return;
@@ -943,8 +943,8 @@ static void forward_legacy(struct src *s, const struct sel *sel, size_t stmt_off
             return;
         }
         size_t j = (size_t)(close - t) + 1;
-        warn(s, ll_off(ll, i), "forwarding options '%.*s' are not supported; ignored",
-             (int)(j - i), t + i);
+        warn(s, ll_off(ll, i), "forwarding options '%.*s' are not supported; ignored", (int)(j - i),
+             t + i);
         i = j;
     }
     size_t host = i, hlen;
@@ -1002,8 +1002,7 @@ static void forward_legacy(struct src *s, const struct sel *sel, size_t stmt_off
         nomem(s->lg);
         return;
     }
-    forward_action(s, sel, stmt_off, target, ll_off(ll, host), proto, tmpl,
-                   ll_off(ll, tmpl_at));
+    forward_action(s, sel, stmt_off, target, ll_off(ll, host), proto, tmpl, ll_off(ll, tmpl_at));
     free(target);
     free(tmpl);
 }
@@ -1097,12 +1096,11 @@ static void legacy_action(struct src *s, const struct sel *sel, const struct lli
         return;
     }
     if (is_user_list(ll, i)) {
-        warn(s, off,
-             "messages to logged-in users ('%.80s', omusrmsg) are not supported; ignored", t);
+        warn(s, off, "messages to logged-in users ('%.80s', omusrmsg) are not supported; ignored",
+             t);
         return;
     }
-    err(s, off,
-        "expected an action (/path, -/path, @host, @@host, ~ or stop), got '%.80s'", t);
+    err(s, off, "expected an action (/path, -/path, @host, @@host, ~ or stop), got '%.80s'", t);
 }
 
 /* action(type="omfile" ...) or action(type="omfwd" ...). */
@@ -1290,8 +1288,7 @@ static size_t selector_line(struct src *s, size_t off, bool amp)
         while (i < ll.len && ll.s[i] != ' ' && ll.s[i] != '\t')
             i++;
         if (!valid_selector(ll.s, i)) {
-            err(s, off,
-                "expected a selector like 'mail.info' followed by an action, got '%.*s'",
+            err(s, off, "expected a selector like 'mail.info' followed by an action, got '%.*s'",
                 (int)(i > 80 ? 80 : i), ll.s);
             goto done;
         }
@@ -1306,8 +1303,7 @@ static size_t selector_line(struct src *s, size_t off, bool amp)
         i = ll_skip_blanks(&ll, i);
     }
     if (i >= ll.len) {
-        err(s, ll_off(&ll, i), "expected an action after the %s",
-            amp ? "'&'" : "selector");
+        err(s, ll_off(&ll, i), "expected an action after the %s", amp ? "'&'" : "selector");
         goto done;
     }
     size_t paren = rs_call_at(s, &ll, i);
@@ -1584,9 +1580,17 @@ static void rs_input(struct src *s, size_t off, struct params *ps)
             return;
         }
         params_warn_unused(s, ps, what);
-        for (size_t i = 0; i < port->nvals; i++)
-            add_listener(s, mod, nm, nm_off, addr && addr->nvals == 1 ? addr->vals[0] : NULL,
+        for (size_t i = 0; i < port->nvals; i++) {
+            /* One input per port; a given name stays unique: "remote", "remote-2", ... */
+            char uniq[128];
+            const char *n = nm;
+            if (nm && i > 0) {
+                snprintf(uniq, sizeof(uniq), "%.100s-%zu", nm, i + 1);
+                n = uniq;
+            }
+            add_listener(s, mod, n, nm_off, addr && addr->nvals == 1 ? addr->vals[0] : NULL,
                          addr ? addr->val_offs[0] : 0, port->vals[i], port->val_offs[i], off);
+        }
         return;
     }
     if (strcmp(mod, "imuxsock") == 0) {
@@ -1666,8 +1670,9 @@ static size_t object_statement(struct src *s, size_t off, size_t n, size_t paren
     } else if (word_is(s, off, n, "ruleset")) {
         warn(s, off, "ruleset() is not supported; the actions in it are ignored");
     } else if (word_is(s, off, n, "template")) {
-        warn(s, off, "template() is not supported (define templates: in the YAML format); "
-                     "ignored");
+        warn(s, off,
+             "template() is not supported (define templates: in the YAML format); "
+             "ignored");
     } else {
         warn(s, off, "'%.*s()' is not supported; ignored", (int)n, s->text + off);
     }
@@ -1694,8 +1699,7 @@ static size_t statement(struct src *s, size_t off)
     size_t n = ident_len(s, off);
     if (n) {
         size_t q = skip_blanks(s, off + n);
-        if (at(s, q) == '(')
-            return object_statement(s, off, n, q);
+        /* `if (...)` is a statement, not an object called "if". */
         if (word_is(s, off, n, "if") || word_is(s, off, n, "foreach")) {
             bool is_if = n == 2;
             sl_cfg_pos_t pos = pos_at(s, off);
@@ -1706,6 +1710,8 @@ static size_t statement(struct src *s, size_t off)
             remember_filter(s->lg, F_SKIP, NULL, &pos);
             return skip_if(s, off, n, is_if ? "then" : "do");
         }
+        if (at(s, q) == '(')
+            return object_statement(s, off, n, q);
         if (word_is(s, off, n, "set") || word_is(s, off, n, "unset")) {
             warn(s, off, "'%.*s' statements are not supported; ignored", (int)n, s->text + off);
             size_t p = off;
@@ -1959,8 +1965,8 @@ sl_cfg_format_t sl_cfg_detect_format(const char *text, size_t len)
         } else {
             if (!isalpha((unsigned char)t[0]) && t[0] != '_')
                 return SL_CFG_FORMAT_LEGACY;
-            while (k < n && (isalnum((unsigned char)t[k]) || t[k] == '_' || t[k] == '-' ||
-                             t[k] == '.'))
+            while (k < n &&
+                   (isalnum((unsigned char)t[k]) || t[k] == '_' || t[k] == '-' || t[k] == '.'))
                 k++;
         }
         while (k < n && (t[k] == ' ' || t[k] == '\t'))
@@ -1972,8 +1978,8 @@ sl_cfg_format_t sl_cfg_detect_format(const char *text, size_t len)
     return SL_CFG_FORMAT_YAML;
 }
 
-int sl_cfg_load(const char *path, sl_cfg_format_t format, sl_cfg_doc_t **out,
-                sl_cfg_errs_t *errs, sl_cfg_errs_t *warns)
+int sl_cfg_load(const char *path, sl_cfg_format_t format, sl_cfg_doc_t **out, sl_cfg_errs_t *errs,
+                sl_cfg_errs_t *warns)
 {
     char *text;
     size_t len;

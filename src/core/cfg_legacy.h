@@ -51,7 +51,7 @@ int sl_cfg_legacy_load_string(const char *text, size_t len, const char *name, sl
  * Loads a config file in the given format; SL_CFG_FORMAT_AUTO decides with
  * sl_cfg_detect_format(). Same results as the loaders above (YAML gives no warnings).
  */
-int sl_cfg_load(const char *path, sl_cfg_format_t format, sl_cfg_doc_t **out,
-                sl_cfg_errs_t *errs, sl_cfg_errs_t *warns);
+int sl_cfg_load(const char *path, sl_cfg_format_t format, sl_cfg_doc_t **out, sl_cfg_errs_t *errs,
+                sl_cfg_errs_t *warns);
 
 #endif
