@@ -898,7 +898,8 @@ static void file_action(struct src *s, const struct sel *sel, size_t stmt_off, c
     sl_cfg_node_t *m = action_begin(s, sel, "file", stmt_off);
     puts_(s, m, "path", path_off, path, path_off);
     action_select(s, m, sel);
-    puts_(s, m, "sync", sync_off, sync ? "true" : "false", sync_off);
+    if (sync)
+        puts_(s, m, "fsync", sync_off, "true", sync_off);
     if (t)
         puts_(s, m, "template", tmpl ? tmpl_off : stmt_off, t, tmpl ? tmpl_off : stmt_off);
     action_end(s, m);
@@ -1048,7 +1049,9 @@ static void legacy_action(struct src *s, const struct sel *sel, const struct lli
         else if (memchr(path, ' ', strlen(path)) || memchr(path, '\t', strlen(path)))
             err(s, ll_off(ll, p), "expected one file path, got '%.80s'", path);
         else
-            file_action(s, sel, off, path, ll_off(ll, p), sync, off, tmpl, ll_off(ll, tmpl_at));
+            /* rsyslog ignores the '-' unless $ActionFileEnableSync is on (it is off by
+             * default): a plain /path is not synced either. */
+            file_action(s, sel, off, path, ll_off(ll, p), false, off, tmpl, ll_off(ll, tmpl_at));
         free(path);
         free(tmpl);
         return;

@@ -223,9 +223,8 @@ static const char *const fwd_framings[] = {"octet-counted", "lf", NULL};
 #define COMMON_ACTION_KEYS                                                                         \
     {.name = "name",                                                                               \
      .type = SL_CFG_STR,                                                                           \
-     .required = true,                                                                             \
      .offset = offsetof(action_conf_t, name),                                                      \
-     .help = "name of the action (stats, logs)"},                                                  \
+     .help = "name of the action; default TYPE-N (N: its place)"},                                 \
         {.name = "type",                                                                           \
          .type = SL_CFG_ENUM,                                                                      \
          .required = true,                                                                         \
@@ -570,7 +569,7 @@ static int lookup_ids(build_t *b, const sl_cfg_node_t *node, const action_conf_t
     return 0;
 }
 
-static void load_action(build_t *b, const sl_cfg_node_t *node)
+static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
 {
     action_conf_t c = {0};
     queue_conf_t q = {0};
@@ -584,6 +583,16 @@ static void load_action(build_t *b, const sl_cfg_node_t *node)
     }
     if (sl_cfg_apply(node, keys, &c, b->errs) < 0)
         goto out;
+    if (!c.name && asprintf(&c.name, "%s-%zu", action_types[c.type], index + 1) < 0) {
+        c.name = NULL;
+        goto nomem;
+    }
+    for (size_t i = 0; i < b->rt->engine.nactions; i++) {
+        if (strcmp(b->rt->engine.actions[i]->name, c.name) == 0) {
+            sl_cfg_errs_add(b->errs, &node->pos, "action name '%s' is used twice", c.name);
+            goto out;
+        }
+    }
     if (sl_cfg_apply(c.queue, queue_keys, &q, b->errs) < 0)
         goto out;
     if (q.type == 2) {
@@ -740,7 +749,7 @@ static void load_actions(build_t *b, const sl_cfg_node_t *list)
                             sl_cfg_node_kind(node));
             continue;
         }
-        load_action(b, node);
+        load_action(b, node, i);
     }
 }
 

@@ -205,12 +205,12 @@ static const char debian_yaml[] =
     "  - {name: imuxsock, type: unix, path: /dev/log}\n"
     "  - {name: imuxsock-2, type: unix, path: /var/spool/postfix/dev/log}\n"
     "actions:\n"
-    "  - {type: file, path: /var/log/syslog, select: '*.*;auth,authpriv.none', sync: false}\n"
-    "  - {type: file, path: /var/log/auth.log, select: 'auth,authpriv.*', sync: true}\n"
-    "  - {type: file, path: /var/log/cron.log, select: 'cron.*', sync: false}\n"
-    "  - {type: file, path: /var/log/kern.log, select: 'kern.*', sync: false}\n"
-    "  - {type: file, path: /var/log/mail.log, select: 'mail.*', sync: false}\n"
-    "  - {type: file, path: /var/log/user.log, select: 'user.*', sync: false}\n";
+    "  - {type: file, path: /var/log/syslog, select: '*.*;auth,authpriv.none'}\n"
+    "  - {type: file, path: /var/log/auth.log, select: 'auth,authpriv.*'}\n"
+    "  - {type: file, path: /var/log/cron.log, select: 'cron.*'}\n"
+    "  - {type: file, path: /var/log/kern.log, select: 'kern.*'}\n"
+    "  - {type: file, path: /var/log/mail.log, select: 'mail.*'}\n"
+    "  - {type: file, path: /var/log/user.log, select: 'user.*'}\n";
 
 static void test_debian_default(void **state)
 {
@@ -304,8 +304,8 @@ static void test_action_forms(void **state)
                                   "a.conf", &warns);
     assert_same_as_yaml(
         doc, "actions:\n"
-             "  - {type: file, path: /var/log/mail.info, select: mail.info, sync: true}\n"
-             "  - {type: file, path: /var/log/mail.warn, select: mail.warn, sync: false,\n"
+             "  - {type: file, path: /var/log/mail.info, select: mail.info}\n"
+             "  - {type: file, path: /var/log/mail.warn, select: mail.warn,\n"
              "     template: traditional}\n"
              "  - {type: forward, target: 'loghost:514', protocol: udp, select: '*.*',\n"
              "     template: rfc3164}\n"
@@ -321,11 +321,11 @@ static void test_action_forms(void **state)
              "     select: '*.*', template: rfc3164}\n"
              "  - {type: discard, select: local7.*, stop: true}\n"
              "  - {type: discard, select: local6.*, stop: true}\n"
-             "  - {type: file, path: /var/log/news, select: news.*, sync: true}\n"
+             "  - {type: file, path: /var/log/news, select: news.*}\n"
              "  - {type: forward, target: 'central:514', protocol: tcp, select: news.*,\n"
              "     template: rfc3164}\n"
              "  - {type: discard, select: news.*, stop: true}\n"
-             "  - {type: file, path: /var/log/all, select: '*.*', sync: true}\n");
+             "  - {type: file, path: /var/log/all, select: '*.*', fsync: true}\n");
     assert_int_equal(warns.n, 0);
 
     /* `&` reuses the selector with the selector's own position. */
@@ -375,7 +375,7 @@ static void test_unsupported_actions(void **state)
     assert_same_as_yaml(doc, "actions:\n"
                              "  - {type: forward, target: 'host:514', protocol: udp,\n"
                              "     select: '*.*', template: rfc3164}\n"
-                             "  - {type: file, path: /var/log/x, select: '*.*', sync: true}\n");
+                             "  - {type: file, path: /var/log/x, select: '*.*'}\n");
     sl_cfg_doc_free(doc);
     sl_cfg_errs_free(&warns);
 }
@@ -391,8 +391,8 @@ static void test_default_templates(void **state)
                                   "*.* @h;RSYSLOG_TraditionalForwardFormat\n",
                                   "t.conf", NULL);
     assert_same_as_yaml(doc, "actions:\n"
-                             "  - {type: file, path: /var/log/a, select: '*.*', sync: true}\n"
-                             "  - {type: file, path: /var/log/b, select: '*.*', sync: true,\n"
+                             "  - {type: file, path: /var/log/a, select: '*.*'}\n"
+                             "  - {type: file, path: /var/log/b, select: '*.*',\n"
                              "     template: traditional}\n"
                              "  - {type: forward, target: 'h:514', protocol: udp, select: '*.*',\n"
                              "     template: rfc5424}\n"
@@ -492,8 +492,8 @@ static void test_continuation_lines(void **state)
                                   "c.conf", &warns);
     assert_same_as_yaml(doc, "actions:\n"
                              "  - {type: file, path: /var/log/misc, "
-                             "select: 'mail.*;news.none;cron.none', sync: true}\n"
-                             "  - {type: file, path: /var/log/kern, select: kern.*, sync: true}\n");
+                             "select: 'mail.*;news.none;cron.none'}\n"
+                             "  - {type: file, path: /var/log/kern, select: kern.*}\n");
     const sl_cfg_node_t *a = sl_cfg_map_get(doc->root, "actions");
     /* The joined line is at its first line; the path at the line it was on. */
     assert_int_equal(a->items[0]->pos.line, 2);
@@ -568,8 +568,8 @@ static void test_unsupported_statements(void **state)
     assert_msgs(&warns, want, sizeof(want) / sizeof(want[0]));
     /* Only the two plain selector lines are actions; nothing inside the skipped blocks is. */
     assert_same_as_yaml(doc, "actions:\n"
-                             "  - {type: file, path: /var/log/auth, select: auth.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/mail, select: mail.*, sync: true}\n");
+                             "  - {type: file, path: /var/log/auth, select: auth.*}\n"
+                             "  - {type: file, path: /var/log/mail, select: mail.*}\n");
     const sl_cfg_node_t *a = sl_cfg_map_get(doc->root, "actions");
     assert_int_equal(a->items[0]->pos.line, 9);
     assert_int_equal(a->items[1]->pos.line, 32);
@@ -656,12 +656,12 @@ static void test_include(void **state)
     assert_int_equal(rc, 0);
     /* Sorted, in place; the directory include takes every file (and skips subdirectories). */
     assert_same_as_yaml(doc, "actions:\n"
-                             "  - {type: file, path: /var/log/kern, select: kern.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/user, select: user.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/cron, select: cron.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/user, select: user.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/cron, select: cron.*, sync: true}\n"
-                             "  - {type: file, path: /var/log/mail, select: mail.*, sync: true}\n");
+                             "  - {type: file, path: /var/log/kern, select: kern.*}\n"
+                             "  - {type: file, path: /var/log/user, select: user.*}\n"
+                             "  - {type: file, path: /var/log/cron, select: cron.*}\n"
+                             "  - {type: file, path: /var/log/user, select: user.*}\n"
+                             "  - {type: file, path: /var/log/cron, select: cron.*}\n"
+                             "  - {type: file, path: /var/log/mail, select: mail.*}\n");
     const sl_cfg_node_t *acts = sl_cfg_map_get(doc->root, "actions");
     assert_string_equal(acts->items[1]->pos.file, b);
     assert_string_equal(acts->items[5]->pos.file, main_conf);
