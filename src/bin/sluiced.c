@@ -56,6 +56,8 @@ static void print_version(void)
     printf("outputs: file forward stdout discard\n");
     printf("modules: pcre2=%s systemd=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
            SL_HAVE_SYSTEMD ? "yes" : "no");
+    printf("build: %s%s%s\n", SL_BUILD_TYPE, SL_SANITIZERS[0] ? ", sanitizers: " : "",
+           SL_SANITIZERS);
 }
 
 __attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...)
