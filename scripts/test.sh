@@ -4,12 +4,14 @@
 #      and the SL_HAVE_* switch check;
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build: the same tests;
 #   3. ThreadSanitizer build: the concurrency tests;
-#   4. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors.
-# Build trees go under build-test/. Set SL_TEST_LANES to a subset ("release asan tsan fuzz").
+#   4. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors;
+#   5. every optional module off (SL_WITH_*=OFF): the unit and end-to-end tests, so each
+#      "#if SL_HAVE_X" path compiles and works both ways (the release lane has them all on).
+# Build trees go under build-test/. Set SL_TEST_LANES to a subset ("release asan tsan fuzz nomods").
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
-lanes=${SL_TEST_LANES:-release asan tsan fuzz}
+lanes=${SL_TEST_LANES:-release asan tsan fuzz nomods}
 jobs=$(nproc)
 root=build-test
 failed=""
@@ -42,6 +44,7 @@ for l in $lanes; do
             lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined ;;
     tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             lane tsan "-L concurrency" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread ;;
+    nomods) lane nomods "" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF -DSL_WITH_SYSTEMD=OFF ;;
     fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
             -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown lane $l" >&2; exit 2 ;;

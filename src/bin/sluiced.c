@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -270,6 +271,13 @@ int main(int argc, char **argv)
     if (rc < 0)
         return 1;
 
+    /* Thousands of connections need thousands of descriptors: raise the soft limit to the
+     * hard one, as the administrator allows. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     if (d.rt->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
         log_line("lock_memory: mlockall failed: %s (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK "
                  "large enough for the whole daemon; see docs/configuration.md)",

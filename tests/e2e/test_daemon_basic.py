@@ -151,3 +151,45 @@ actions:
     seqs = [l.split()[-1] for l in (d.dir / "all.log").read_text().splitlines()]
     assert len(seqs) == n and sorted(seqs) == ["%08d" % i for i in range(n)]
     assert reloads >= 1
+
+
+def test_thousands_of_connections(tmp_path):
+    """3000 TCP connections open at once, each sends one line (half of them octet-counted);
+    every line arrives and the open-connection count follows."""
+    import resource
+    import socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 3000
+    if hard != resource.RLIM_INFINITY and hard < want + 100:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is too low")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want + 100), hard))
+    conf = """
+inputs:
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port"}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
+"""
+    socks = []
+    try:
+        with Sluiced(tmp_path, conf) as d:
+            port = d.port("tcp")
+            for i in range(want):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+            wait_for(lambda: d.input("tcp")["open_connections"] == want, timeout=60,
+                     what=f"{want} open connections")
+            for i, s in enumerate(socks):
+                line = b"<13>Nov 22 04:56:13 h app: conn %05d" % i
+                s.sendall(b"%d %s" % (len(line), line) if i % 2 else line + b"\n")
+            for s in socks:
+                s.close()
+            socks = []
+            d.wait_delivered("all", want, timeout=60)
+            wait_for(lambda: d.input("tcp")["open_connections"] == 0, what="all closed")
+            st = d.input("tcp")
+            assert st["connections"] == want and st["received"] == want
+        got = sorted((d.dir / "all.log").read_text().split("\n")[:-1])
+        assert got == ["conn %05d" % i for i in range(want)]
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
