@@ -53,6 +53,7 @@ int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t
     s->listen_fd = listen_fd;
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (s->epoll_fd < 0 || s->stop_fd < 0)
         return -errno;
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
@@ -104,6 +105,20 @@ static void accept_all(sl_stream_server_t *s)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+            /* Out of descriptors: the pending connection would keep the listening socket
+             * readable and this thread spinning. Free the spare, take the connection and
+             * refuse it (counted), then hold the spare again. */
+            close(s->spare_fd);
+            fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                close(fd);
+                atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1,
+                                          memory_order_relaxed);
+            }
+            s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            continue;
+        }
         if (fd < 0)
             return; /* EAGAIN, or a connection that died before we took it */
         if (s->conf.max_connections && s->nconns >= s->conf.max_connections) {
@@ -241,5 +256,7 @@ void sl_stream_free(sl_stream_server_t *s)
         close(s->epoll_fd);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
-    s->listen_fd = s->epoll_fd = s->stop_fd = -1;
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
+    s->listen_fd = s->epoll_fd = s->stop_fd = s->spare_fd = -1;
 }

@@ -26,7 +26,8 @@ typedef struct sl_stream_server {
     sl_input_t *in;
     int listen_fd;
     int epoll_fd;
-    int stop_fd; /* eventfd written by sl_stream_stop */
+    int stop_fd;  /* eventfd written by sl_stream_stop */
+    int spare_fd; /* held in reserve to refuse connections when out of descriptors */
     pthread_t thread;
     bool running;
     atomic_bool pausing; /* the stopping thread keeps its connections (sl_stream_pause) */

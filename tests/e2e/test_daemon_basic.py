@@ -193,3 +193,44 @@ actions:
         for s in socks:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_out_of_descriptors_refuses_and_recovers(tmp_path):
+    """With RLIMIT_NOFILE at 64, connections beyond it are refused and counted (not left
+    pending to spin the input thread), and service resumes when descriptors free up."""
+    import shutil
+    import socket
+    if not shutil.which("prlimit"):
+        pytest.skip("prlimit (util-linux) missing")
+    conf = """
+inputs:
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port"}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
+"""
+    d = Sluiced(tmp_path, conf)
+    d.binary = "prlimit"
+    import subprocess
+    d.logf = open(d.log, "ab")
+    d.proc = subprocess.Popen(["prlimit", "--nofile=64:64", str(BUILD / "sluiced"), "-f",
+                               str(d.config_path), "-n"], stdout=d.logf,
+                              stderr=subprocess.STDOUT)
+    socks = []
+    try:
+        wait_for(d.ctl.exists, what="start")
+        port = d.port("tcp")
+        for i in range(100):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        wait_for(lambda: d.input("tcp")["open_connections"] +
+                 d.input("tcp")["connections_refused"] == 100, what="all 100 answered")
+        assert d.input("tcp")["connections_refused"] > 0
+        for s in socks:
+            s.close()
+        socks = []
+        wait_for(lambda: d.input("tcp")["open_connections"] == 0, what="closed")
+        tcp_send(port, [b"<13>Nov 22 04:56:13 h app: after"])
+        d.wait_delivered("all", 1)
+    finally:
+        for s in socks:
+            s.close()
+        d.stop()
