@@ -17,6 +17,11 @@ actions:
 
 
 def test_sd_notify_ready_and_stopping(tmp_path):
+    import subprocess
+    version = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True,
+                             text=True).stdout
+    if "systemd=no" in version:
+        pytest.skip("built without libsystemd (SL_HAVE_SYSTEMD 0): no sd_notify")
     path = str(tmp_path / "notify.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
