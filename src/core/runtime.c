@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
+#include "lib/strbuf.h"
+
 int sl_runtime_bind(sl_runtime_t *rt, FILE *err)
 {
     for (size_t i = 0; i < rt->ninputs; i++) {
@@ -133,36 +136,51 @@ void sl_runtime_free(sl_runtime_t *rt)
 
 #define LOAD(x) ((uint64_t)atomic_load_explicit(&(x), memory_order_relaxed))
 
+/* A name from the configuration as a JSON string: names are free text. */
+static void put_json_name(FILE *f, const char *name)
+{
+    sl_strbuf_t b = SL_STRBUF_INIT;
+    if (sl_json_string(&b, name, strlen(name)) == 0)
+        fwrite(b.data, 1, b.len, f);
+    else
+        fputs("\"\"", f);
+    sl_strbuf_free(&b);
+}
+
 void sl_runtime_stats_json(sl_runtime_t *rt, FILE *f)
 {
     fprintf(f, "{\"unmatched\":%" PRIu64 ",\"inputs\":[", LOAD(rt->engine.unmatched));
     for (size_t i = 0; i < rt->ninputs; i++) {
         sl_input_t *in = rt->inputs[i];
         sl_input_stats_t *s = &in->stats;
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        put_json_name(f, in->name);
         fprintf(f,
-                "%s{\"name\":\"%s\",\"type\":\"%s\",\"received\":%" PRIu64 ",\"malformed\":%" PRIu64
+                ",\"type\":\"%s\",\"received\":%" PRIu64 ",\"malformed\":%" PRIu64
                 ",\"truncated\":%" PRIu64 ",\"incomplete\":%" PRIu64
                 ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"kernel\":%" PRIu64
                 ",\"no_memory\":%" PRIu64 "},\"connections\":%" PRIu64
                 ",\"connections_refused\":%" PRIu64 ",\"open_connections\":%" PRIu64 "}",
-                i ? "," : "", in->name, in->ops->type, LOAD(s->received), LOAD(s->malformed),
-                LOAD(s->truncated), LOAD(s->incomplete), LOAD(s->dropped_queue_full),
-                LOAD(s->dropped_kernel), LOAD(s->dropped_no_memory), LOAD(s->connections),
-                LOAD(s->connections_refused), LOAD(s->open_connections));
+                in->ops->type, LOAD(s->received), LOAD(s->malformed), LOAD(s->truncated),
+                LOAD(s->incomplete), LOAD(s->dropped_queue_full), LOAD(s->dropped_kernel),
+                LOAD(s->dropped_no_memory), LOAD(s->connections), LOAD(s->connections_refused),
+                LOAD(s->open_connections));
     }
     fprintf(f, "],\"actions\":[");
     for (size_t i = 0; i < rt->engine.nactions; i++) {
         sl_action_t *a = rt->engine.actions[i];
         sl_action_stats_t st;
         sl_action_stats(a, &st);
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        put_json_name(f, a->name);
         fprintf(f,
-                "%s{\"name\":\"%s\",\"type\":\"%s\",\"enqueued\":%" PRIu64 ",\"delivered\":%" PRIu64
+                ",\"type\":\"%s\",\"enqueued\":%" PRIu64 ",\"delivered\":%" PRIu64
                 ",\"failed\":%" PRIu64 ",\"discarded\":%" PRIu64
                 ",\"discarded_by\":{\"queue_full\":%" PRIu64 ",\"shutdown\":%" PRIu64
                 "},\"queued\":%" PRIu64 ",\"flow_control_pauses\":%" PRIu64
                 ",\"high_watermark\":%" PRIu64 ",\"suspensions\":%" PRIu64 ",\"suspended\":%s}",
-                i ? "," : "", a->name, a->conf.ops->type, st.q.enqueued, st.q.delivered,
-                st.q.failed, st.q.discarded, st.q.discarded_by[SL_QUEUE_DISCARD_FULL],
+                a->conf.ops->type, st.q.enqueued, st.q.delivered, st.q.failed, st.q.discarded,
+                st.q.discarded_by[SL_QUEUE_DISCARD_FULL],
                 st.q.discarded_by[SL_QUEUE_DISCARD_SHUTDOWN], st.q.queued, st.q.flow_control_pauses,
                 st.q.high_watermark, st.suspensions, st.suspended ? "true" : "false");
     }
