@@ -34,6 +34,7 @@
 
 #include "sl_config.h"
 #include "core/runtime.h"
+#include "lib/fsutil.h"
 
 #if SL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -117,31 +118,47 @@ static int drop_privileges(const sl_runtime_t *rt)
     return 0;
 }
 
+/* Written under a temporary name and renamed, so a reader never sees it half written. */
 static int write_pidfile(const char *path)
 {
-    FILE *f = fopen(path, "w");
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    sl_mkdir_parents(path, 0755);
+    FILE *f = fopen(tmp, "w");
     if (!f)
         return -errno;
     fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -errno;
+    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
 }
 
+/*
+ * The control socket appears at its path only once it listens (bound under a temporary name,
+ * then renamed), so whoever sees the file can connect: scripts and tests use it as the sign
+ * that the daemon is up.
+ */
 static int control_listen(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
         return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+    sl_mkdir_parents(path, 0755);
+    unlink(sa.sun_path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
+        chmod(sa.sun_path, 0600) < 0 || rename(sa.sun_path, path) < 0) {
         int e = errno;
+        unlink(sa.sun_path);
         close(fd);
         return -e;
     }
-    chmod(path, 0600);
     return fd;
 }
 
@@ -161,6 +178,7 @@ typedef struct daemon_state {
     sl_runtime_t *rt;
     int control_fd;
     int timer_fd;
+    int spare_fd; /* given up to answer the control socket when descriptors run out */
 } daemon_state_t;
 
 static void arm_stats_timer(daemon_state_t *d)
@@ -208,8 +226,20 @@ static void reload(daemon_state_t *d)
 static void control_serve(daemon_state_t *d, int *reload_pending)
 {
     int fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
+    bool spare_used = false;
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && d->spare_fd >= 0) {
+        /* The inputs may have used every descriptor; the operator asking why must still get
+         * an answer (and a pending connection would keep poll spinning). */
+        close(d->spare_fd);
+        d->spare_fd = -1;
+        spare_used = true;
+        fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    if (fd < 0) {
+        if (spare_used)
+            d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         return;
+    }
     char cmd[64] = "";
     struct pollfd p = {.fd = fd, .events = POLLIN};
     if (poll(&p, 1, 1000) == 1) {
@@ -220,6 +250,8 @@ static void control_serve(daemon_state_t *d, int *reload_pending)
     FILE *f = fdopen(fd, "w");
     if (!f) {
         close(fd);
+        if (spare_used)
+            d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         return;
     }
     if (strcmp(cmd, "stats") == 0) {
@@ -231,6 +263,8 @@ static void control_serve(daemon_state_t *d, int *reload_pending)
         fprintf(f, "{\"error\":\"unknown command\"}\n");
     }
     fclose(f);
+    if (spare_used)
+        d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 int main(int argc, char **argv)
@@ -261,6 +295,7 @@ int main(int argc, char **argv)
     }
 
     daemon_state_t d = {.config_path = config, .control_fd = -1, .timer_fd = -1};
+    d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int rc = sl_config_load(config, config ? NULL : sl_default_config, "<built-in>", &d.rt, stderr);
     if (check) {
         if (rc == 0)
@@ -302,6 +337,12 @@ int main(int argc, char **argv)
         log_line("cannot detach: %s", strerror(errno));
         return 1;
     }
+    /* Pidfile and control socket are made while still privileged (they usually live in
+     * /run), the control socket last: its appearance means the daemon answers. */
+    if (d.rt->pidfile && write_pidfile(d.rt->pidfile) < 0) {
+        log_line("pidfile %s: %s", d.rt->pidfile, strerror(errno));
+        return 1;
+    }
     if (d.rt->control_socket) {
         d.control_fd = control_listen(d.rt->control_socket);
         if (d.control_fd < 0) {
@@ -311,10 +352,6 @@ int main(int argc, char **argv)
     }
     if (drop_privileges(d.rt) < 0)
         return 1;
-    if (d.rt->pidfile && write_pidfile(d.rt->pidfile) < 0) {
-        log_line("pidfile %s: %s", d.rt->pidfile, strerror(errno));
-        return 1;
-    }
     if (sl_runtime_start(d.rt, stderr) < 0)
         return 1;
     d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@
 #include "lib/netaddr.h"
 
 #define READ_SIZE (64 * 1024)
+/* Descriptors kept free of connections (see sl_stream_start). */
+#define FD_RESERVE 128
 
 typedef struct conn {
     struct conn *prev, *next; /* the server's list of open connections */
@@ -121,7 +124,8 @@ static void accept_all(sl_stream_server_t *s)
         }
         if (fd < 0)
             return; /* EAGAIN, or a connection that died before we took it */
-        if (s->conf.max_connections && s->nconns >= s->conf.max_connections) {
+        if ((s->conf.max_connections && s->nconns >= s->conf.max_connections) ||
+            s->nconns >= s->fd_budget) {
             atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1, memory_order_relaxed);
             close(fd);
             continue;
@@ -220,6 +224,14 @@ static void *server_main(void *p)
 
 int sl_stream_start(sl_stream_server_t *s)
 {
+    /* Connections may use the descriptors the process has, less a reserve for files, the
+     * control socket and the other inputs: running out inside accept is answered (see
+     * accept_all) but starves everyone else in the process. */
+    struct rlimit nofile;
+    s->fd_budget = SIZE_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+        s->fd_budget = nofile.rlim_cur > 2 * FD_RESERVE ? (size_t)nofile.rlim_cur - FD_RESERVE
+                                                        : (size_t)nofile.rlim_cur / 2;
     int rc = pthread_create(&s->thread, NULL, server_main, s);
     if (rc != 0)
         return -rc;

@@ -32,6 +32,7 @@ typedef struct sl_stream_server {
     bool running;
     atomic_bool pausing; /* the stopping thread keeps its connections (sl_stream_pause) */
     size_t nconns;
+    size_t fd_budget; /* most connections the descriptor limit allows (sl_stream_start) */
     struct conn *conns; /* open connections, owned by the server thread */
 } sl_stream_server_t;
 

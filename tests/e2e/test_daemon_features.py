@@ -57,9 +57,11 @@ def test_privilege_drop_after_binding(tmp_path):
         conf = "user: nobody\n" + TCP_ONLY.replace("{dir}/all.log", out + "/all.log")
         with Sluiced(tmp_path, conf) as d:
             port = d.port("tcp")
-            with open(f"/proc/{d.proc.pid}/status") as f:
-                uids = next(l for l in f if l.startswith("Uid:")).split()[1:]
-            assert all(int(u) == nobody.pw_uid for u in uids)
+            def uids():
+                with open(f"/proc/{d.proc.pid}/status") as f:
+                    return next(l for l in f if l.startswith("Uid:")).split()[1:]
+            # The control socket (which start() waits for) is made before the drop.
+            wait_for(lambda: all(int(u) == nobody.pw_uid for u in uids()), what="uid nobody")
             tcp_send(port, [b"<13>Nov 22 04:56:13 h app: as nobody"])
             d.wait_delivered("all", 1)
             assert os.stat(out + "/all.log").st_uid == nobody.pw_uid
