@@ -48,7 +48,8 @@ static void usage(FILE *f)
                "  -n, --foreground do not detach\n"
                "  --check          check the configuration and exit (0: valid)\n"
                "  --version        print the version and the modules built in\n"
-               "  --print-default  print the built-in configuration\n");
+               "  --print-default  print the built-in configuration\n"
+               "  --help-config    list every configuration key with its type and default\n");
 }
 
 static void print_version(void)
@@ -280,6 +281,9 @@ int main(int argc, char **argv)
             check = true;
         } else if (strcmp(argv[i], "--version") == 0) {
             print_version();
+            return 0;
+        } else if (strcmp(argv[i], "--help-config") == 0) {
+            sl_config_print_keys(stdout);
             return 0;
         } else if (strcmp(argv[i], "--print-default") == 0) {
             fputs(sl_default_config, stdout);

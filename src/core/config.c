@@ -397,6 +397,25 @@ static const sl_cfg_key_t queue_keys[] = {
     {0},
 };
 
+void sl_config_print_keys(FILE *f)
+{
+    static const struct {
+        const char *title;
+        const sl_cfg_key_t *keys;
+    } sections[] = {
+        {"top level", top_keys},
+        {"inputs: - {...} (tcp, udp, unix, unix-stream)", input_keys},
+        {"actions: - {type: file, ...}", file_keys},
+        {"actions: - {type: forward, ...}", forward_keys},
+        {"actions: - {type: stdout | discard, ...}", simple_keys},
+        {"actions: - {queue: {...}}", queue_keys},
+    };
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        fprintf(f, "%s%s:\n", i ? "\n" : "", sections[i].title);
+        sl_cfg_print_help(sections[i].keys, f);
+    }
+}
+
 /* ---- Building ------------------------------------------------------------------------ */
 
 typedef struct build {

@@ -48,6 +48,10 @@ typedef struct sl_runtime {
 int sl_config_load(const char *path, const char *text, const char *name, sl_runtime_t **out,
                    FILE *err);
 
+/* Prints every configuration key, section by section, from the key tables that also parse
+ * and check them (sluiced --help-config). */
+void sl_config_print_keys(FILE *f);
+
 /* The configuration used when sluiced is given none (listens on 127.0.0.1, writes ./var/log). */
 extern const char sl_default_config[];
 
