@@ -234,3 +234,28 @@ actions:
         for s in socks:
             s.close()
         d.stop()
+
+
+def test_ipv6_tcp_and_udp(tmp_path):
+    import socket
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this host")
+    conf = """
+inputs:
+  - {name: tcp6, type: tcp, listen: "[::1]:0", port_file: "{dir}/tcp6.port"}
+  - {name: udp6, type: udp, listen: "[::1]:0", port_file: "{dir}/udp6.port"}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log", template: "${fromhost} ${msg}\\n"}
+"""
+    with Sluiced(tmp_path, conf) as d:
+        with socket.create_connection(("::1", d.port("tcp6")), timeout=10) as s:
+            s.sendall(b"<13>Nov 22 04:56:13 h app: over tcp6\n")
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<13>Nov 22 04:56:13 h app: over udp6", ("::1", d.port("udp6")))
+        d.wait_delivered("all", 2)
+    text = (d.dir / "all.log").read_text()
+    assert "::1 over tcp6\n" in text and "::1 over udp6\n" in text
