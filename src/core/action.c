@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "lib/sl_assert.h"
+#include "lib/stress.h"
 
 static void ts_add_ms(struct timespec *ts, long ms)
 {
@@ -176,8 +177,10 @@ static void *worker_main(void *p)
             break;
         size_t delivered = 0, failed = 0, discarded = 0;
         deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
+        SL_STRESS_POINT();
         for (int i = 0; i < n; i++)
             sl_msg_unref(batch[i]);
+        SL_STRESS_POINT();
         sl_queue_done(a->queue, delivered, failed, discarded);
         dirty = true;
         /* A short batch means the queue ran empty: write out now rather than wait. */
@@ -232,6 +235,7 @@ int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mod
     a->direct_stats.queued -= n;
     a->direct_stats.in_flight -= n;
     pthread_mutex_unlock(&a->direct_lock);
+    SL_STRESS_POINT();
     for (size_t i = 0; i < n; i++)
         sl_msg_unref(msgs[i]);
     return 0;

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "lib/stress.h"
+
 int sl_router_init(sl_router_t *r, sl_engine_t *e, size_t max)
 {
     r->engine = e;
@@ -68,6 +70,7 @@ size_t sl_router_route(sl_router_t *r, sl_msg_t *const *msgs, size_t n, sl_queue
     for (size_t a = 0; a < na; a++) {
         if (r->count[a] == 0)
             continue;
+        SL_STRESS_POINT();
         int rc = sl_action_push(e->actions[a], r->scratch + a * r->max, r->count[a], mode);
         if (rc > 0)
             refused += (size_t)rc;

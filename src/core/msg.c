@@ -56,7 +56,9 @@ void sl_msg_unref(sl_msg_t *m)
      * acquire, taken by the decrement that reaches zero, makes every other owner's reads happen
      * before the free. (A release decrement plus an acquire fence on the last one is equivalent
      * and no cheaper on x86, but ThreadSanitizer does not model fences.) */
+    SL_STRESS_POINT();
     uint32_t old = atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel);
+    SL_STRESS_POINT();
     if (old == 0 || old == SL_MSG_POISON_REFS) {
         fprintf(stderr, "sluice: message %p released with reference count %u\n", (void *)m, old);
         abort();

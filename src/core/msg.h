@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "lib/sl_time.h"
+#include "lib/stress.h"
 
 /* Field ids. The first SL_F_NSPANS are stored as spans; the rest are computed on access. */
 typedef enum sl_field_id {
@@ -92,14 +93,18 @@ sl_msg_t *sl_msg_new(const char *raw, size_t len, const char *fromhost, const ch
 /* Adds one reference. The caller must already hold one. */
 static inline sl_msg_t *sl_msg_ref(sl_msg_t *m)
 {
+    SL_STRESS_POINT();
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    SL_STRESS_POINT();
     return m;
 }
 
 /* Adds n references with one atomic operation (fan-out to n queues). The caller must hold one. */
 static inline void sl_msg_ref_n(sl_msg_t *m, uint32_t n)
 {
+    SL_STRESS_POINT();
     atomic_fetch_add_explicit(&m->refs, n, memory_order_relaxed);
+    SL_STRESS_POINT();
 }
 
 /* Drops the caller's reference; frees the message when it was the last. Aborts on underflow. */

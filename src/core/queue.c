@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "lib/sl_assert.h"
+#include "lib/stress.h"
 
 struct sl_queue {
     pthread_mutex_t lock;
@@ -165,6 +166,7 @@ int sl_queue_push(sl_queue_t *q, sl_msg_t *const *msgs, size_t n, sl_queue_mode_
     int rc = 0;
     int paused = 0;
 
+    SL_STRESS_POINT();
     pthread_mutex_lock(&q->lock);
     for (;;) {
         if (q->closed) {
@@ -179,6 +181,7 @@ int sl_queue_push(sl_queue_t *q, sl_msg_t *const *msgs, size_t n, sl_queue_mode_
         if (k) {
             put_locked(q, msgs + queued, k);
             queued += k;
+            SL_STRESS_POINT();
         }
         if (queued == n)
             break;
@@ -199,6 +202,7 @@ int sl_queue_push(sl_queue_t *q, sl_msg_t *const *msgs, size_t n, sl_queue_mode_
         q->producers_waiting--;
     }
     pthread_mutex_unlock(&q->lock);
+    SL_STRESS_POINT();
 
     /* The refused messages were counted above; their references are released here, once. */
     for (size_t i = queued; i < n; i++)
@@ -229,6 +233,7 @@ int sl_queue_pop(sl_queue_t *q, sl_msg_t **out, size_t max, int timeout_ms)
         deadline_after(&deadline, timeout_ms);
     int timed_out = timeout_ms == 0;
 
+    SL_STRESS_POINT();
     pthread_mutex_lock(&q->lock);
     while (q->count == 0) {
         if (q->closed || timed_out) {
@@ -249,14 +254,17 @@ int sl_queue_pop(sl_queue_t *q, sl_msg_t **out, size_t max, int timeout_ms)
     q->head = (q->head + k) % q->capacity;
     q->count -= k;
     q->in_flight += k;
+    SL_STRESS_POINT();
     if (q->producers_waiting)
         pthread_cond_broadcast(&q->not_full);
     pthread_mutex_unlock(&q->lock);
+    SL_STRESS_POINT();
     return (int)k;
 }
 
 int sl_queue_done(sl_queue_t *q, size_t delivered, size_t failed, size_t discarded)
 {
+    SL_STRESS_POINT();
     pthread_mutex_lock(&q->lock);
     uint64_t left = q->in_flight;
     if (delivered > left || failed > left - delivered || discarded > left - delivered - failed) {
@@ -267,9 +275,11 @@ int sl_queue_done(sl_queue_t *q, size_t delivered, size_t failed, size_t discard
     q->delivered += delivered;
     q->failed += failed;
     q->discarded_by[SL_QUEUE_DISCARD_SHUTDOWN] += discarded;
+    SL_STRESS_POINT();
     if (q->in_flight == 0 && q->count == 0 && q->drainers_waiting)
         pthread_cond_broadcast(&q->idle);
     pthread_mutex_unlock(&q->lock);
+    SL_STRESS_POINT();
     return 0;
 }
 
