@@ -1,17 +1,23 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (README's test command):
-#   1. release build: unit, concurrency, end-to-end (incl. the rsyslog differential test) tests
-#      and the SL_HAVE_* switch check;
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: the same tests;
-#   3. ThreadSanitizer build: the concurrency tests;
-#   4. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors;
-#   5. every optional module off (SL_WITH_*=OFF): the unit and end-to-end tests, so each
+#   1. release build: unit, concurrency, stress, end-to-end (incl. the rsyslog differential test)
+#      tests and the SL_HAVE_* switch check;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build with stress points (SL_STRESS=ON):
+#      the same tests;
+#   3. ThreadSanitizer build with stress points: the concurrency and stress tests;
+#   4. matrix: the daemon stress run in the release build under glibc malloc, jemalloc and
+#      mimalloc, each with and without lock_memory (tests/stress/alloc_matrix.sh);
+#   5. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors;
+#   6. every optional module off (SL_WITH_*=OFF): the unit and end-to-end tests, so each
 #      "#if SL_HAVE_X" path compiles and works both ways (the release lane has them all on).
-# Build trees go under build-test/. Set SL_TEST_LANES to a subset ("release asan tsan fuzz nomods").
+# A sanitizer report fails its test (halt_on_error / abort_on_error, and the tests check the
+# daemon's exit status and log). docs/concurrency.md describes the stress lanes.
+# Build trees go under build-test/. Set SL_TEST_LANES to a subset ("release asan tsan matrix
+# fuzz nomods").
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
-lanes=${SL_TEST_LANES:-release asan tsan fuzz nomods}
+lanes=${SL_TEST_LANES:-release asan tsan matrix fuzz nomods}
 jobs=$(nproc)
 root=build-test
 failed=""
@@ -34,6 +40,19 @@ lane() { # name, ctest args, cmake args...
     (cd "$root/$name" && ctest --output-on-failure -j"$jobs" $ctest_args) || failed="$failed $name"
 }
 
+# The allocator matrix runs in the release build (configured and built here too, so that the
+# lane also runs alone; after the release lane that is a no-op).
+matrix_lane() {
+    echo "=== lane matrix ==="
+    if ! cmake -S . -B "$root/release" -DCMAKE_BUILD_TYPE=Release >"$root/matrix.configure.log" 2>&1 ||
+        ! cmake --build "$root/release" -j"$jobs" >"$root/matrix.build.log" 2>&1; then
+        tail -50 "$root/matrix.configure.log" "$root/matrix.build.log"
+        failed="$failed matrix"
+        return
+    fi
+    tests/stress/alloc_matrix.sh "$root/release" || failed="$failed matrix"
+}
+
 mkdir -p "$root"
 export TZ=${TZ:-UTC}
 for l in $lanes; do
@@ -41,9 +60,11 @@ for l in $lanes; do
     release) lane release "" -DCMAKE_BUILD_TYPE=Release ;;
     asan)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-            lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined ;;
-    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-            lane tsan "-L concurrency" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread ;;
+            lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
+    tsan) TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+            lane tsan "-L concurrency|stress" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread \
+            -DSL_STRESS=ON ;;
+    matrix) matrix_lane ;;
     nomods) lane nomods "" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF -DSL_WITH_SYSTEMD=OFF ;;
     fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
             -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
