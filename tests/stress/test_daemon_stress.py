@@ -262,6 +262,21 @@ def check_environment(d):
     return f"VmLck {locked_kb} kB, VmRSS {proc_status(pid, 'VmRSS')} kB"
 
 
+def start_daemon(tmp_path):
+    """A daemon with the configuration above, the allocator and lock_memory asked for."""
+    if LOCK_MEMORY and build_sanitizers():
+        pytest.skip("the sanitizers' runtimes make mlockall a no-op: lock_memory needs a plain build")
+    if LOCK_MEMORY and not can_lock_memory():
+        pytest.skip("no privilege to lock memory here: test_lock_memory_refused covers it")
+    d = StressDaemon(tmp_path, config(lock_memory=LOCK_MEMORY)).start()
+    try:
+        check_environment(d)
+    except BaseException:
+        d.stop()
+        raise
+    return d
+
+
 def start_senders(d, count, scale=1, tolerate_reset=False):
     ports = [d.port("tcp_a"), d.port("tcp_b")]
     senders = [Sender(c, ports[c % 2], count, scale, tolerate_reset) for c in range(CONNS)]
@@ -309,13 +324,8 @@ def check_exactly_once(d, count, ordered=("direct",)):
 
 def test_exactly_once_under_load(tmp_path):
     """Everything sent reaches every output once; the counters say exactly that."""
-    if LOCK_MEMORY and build_sanitizers():
-        pytest.skip("the sanitizers' runtimes make mlockall a no-op: lock_memory needs a plain build")
-    if LOCK_MEMORY and not can_lock_memory():
-        pytest.skip("no privilege to lock memory here: test_lock_memory_refused covers it")
-    d = StressDaemon(tmp_path, config(lock_memory=LOCK_MEMORY)).start()
+    d = start_daemon(tmp_path)
     try:
-        check_environment(d)
         t0 = time.monotonic()
         senders = start_senders(d, MESSAGES)
         join_senders(senders)
@@ -354,7 +364,7 @@ def test_exactly_once_under_load(tmp_path):
 def test_shutdown_under_load(tmp_path):
     """SIGTERM while eight connections are sending: what was received is delivered everywhere
     once, each connection's messages form an unbroken prefix, and the accounting adds up."""
-    d = StressDaemon(tmp_path, config()).start()
+    d = start_daemon(tmp_path)
     # The senders send without end, messages of about 1 KiB (the daemon reads on for a bounded
     # number of bytes when told to stop, and that is cheaper in big messages). Once every action
     # has delivered a quarter of the usual count, the senders stop in the middle of what they
@@ -406,7 +416,7 @@ def test_shutdown_under_load(tmp_path):
 def test_reload_under_load(tmp_path):
     """Two reloads (SIGHUP) while eight connections are sending: the inputs are handed over
     with their connections and partial frames, so every message still arrives exactly once."""
-    d = StressDaemon(tmp_path, config()).start()
+    d = start_daemon(tmp_path)
     try:
         senders = start_senders(d, MESSAGES)
         total = CONNS * MESSAGES
@@ -431,8 +441,10 @@ def test_reload_under_load(tmp_path):
             assert i["received"] == total // 2, i
             assert (i["malformed"], i["truncated"], i["incomplete"]) == (0, 0, 0), i
         for a in st["actions"]:
-            assert 0 < a["enqueued"] < total, a
+            # How much came after the last reload depends on timing: only bounds are certain.
+            assert a["enqueued"] <= total, a
             assert (a["failed"], a["discarded"]) == (0, 0), a
+        print(f"after the second reload: {st['actions'][0]['enqueued']} of {total} messages")
     finally:
         rc = d.stop()
     check_sanitizer_clean(d)
