@@ -285,11 +285,17 @@ def start_senders(d, count, scale=1, tolerate_reset=False):
     return senders
 
 
-def join_senders(senders):
+def join_senders(d, senders):
+    """Waits for the senders; a sender's error says what became of the daemon (a crash shows
+    as a reset connection, and its log holds the sanitizer report)."""
     for s in senders:
         s.join(WAIT)
         assert not s.is_alive(), f"{s.name} did not finish"
-        assert s.error is None, f"{s.name}: {s.error}"
+        if s.error is not None:
+            status = d.proc.poll()
+            state = "running" if status is None else f"exited with {status}"
+            raise AssertionError(f"{s.name}: {s.error}; sluiced {state}; its log ends:\n"
+                                 f"{d.log_text()[-20000:]}")
 
 
 def final_stats(d):
@@ -328,7 +334,7 @@ def test_exactly_once_under_load(tmp_path):
     try:
         t0 = time.monotonic()
         senders = start_senders(d, MESSAGES)
-        join_senders(senders)
+        join_senders(d, senders)
         total = CONNS * MESSAGES
         for inp in ("tcp_a", "tcp_b"):
             wait_for(lambda: d.input(inp)["received"] == total // 2, WAIT, f"{inp} received")
@@ -428,7 +434,7 @@ def test_reload_under_load(tmp_path):
             d.signal(signal.SIGHUP)
             wait_for(lambda: d.log_text().count("configuration reloaded") > before, WAIT,
                      "reload")
-        join_senders(senders)
+        join_senders(d, senders)
         for inp in ("tcp_a", "tcp_b"):
             wait_for(lambda: d.input(inp)["received"] == total // 2, WAIT, f"{inp} received")
         # The actions are new since the last reload: they have what came after it.
