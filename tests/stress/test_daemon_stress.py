@@ -58,13 +58,11 @@ SANITIZER_MARKS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: 
 
 
 def build_sanitizers():
-    """The SL_SANITIZE the daemon was built with ("" when none)."""
-    try:
-        text = (BUILD / "CMakeCache.txt").read_text()
-    except FileNotFoundError:
-        return ""
-    m = re.search(r"^SL_SANITIZE:\w+=(.*)$", text, re.M)
-    return m.group(1).strip() if m else ""
+    """The sanitizers the daemon was built with, as `sluiced --version` names them ("" when
+    none)."""
+    r = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True, text=True)
+    m = re.search(r"sanitizers: (\S+)", r.stdout)
+    return m.group(1) if m else ""
 
 
 def have_pcre2():
