@@ -1748,8 +1748,7 @@ int sl_dqueue_done(sl_dqueue_t *q, size_t delivered, size_t failed, size_t disca
         if (b->left)
             assign(b, &pos, total, discarded);
     }
-    size_t left = total - pos;
-    sl_assert(left == 0);
+    sl_assert(pos == total);
     q->in_flight -= total;
     q->delivered += delivered;
     q->failed += failed;
