@@ -1346,6 +1346,13 @@ void sl_dqueue_destroy(sl_dqueue_t *q)
     }
     for (seg_t *s = q->segs, *nx; s; s = nx) {
         nx = s->next;
+        /* The segment being written is kept for reuse while running; with nothing left in
+         * it, it goes now, so a drained queue leaves no files behind. */
+        if (s->start >= s->size) {
+            char name[24];
+            seg_name(name, s->seq);
+            unlinkat(q->dirfd, name, 0);
+        }
         if (s->fd >= 0)
             close(s->fd);
         free(s);

@@ -338,6 +338,8 @@ static void round_trip(sl_dqueue_sync_t sync)
     assert_int_equal(st.in_memory, 10);
     pop_expect(q, N + 200, 10, 64, NULL);
     sl_dqueue_destroy(q);
+    /* Drained: no segment is left behind. */
+    assert_int_equal(count_segments(), 0);
     release_all(copies, N);
     release_all(more, 200);
     free(copies);
