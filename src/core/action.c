@@ -2,9 +2,9 @@
  * The action runtime: worker threads between a queue and an output.
  *
  * Concurrency:
- * - The queue (queue.c) is shared by routing threads and workers and guards itself; it also
- *   keeps the action's accounting, so enqueued = delivered + failed + discarded + queued holds
- *   in every snapshot.
+ * - The queue (queue.c, or dqueue.c for a disk queue, both behind sl_queue_ops_t) is shared by
+ *   routing threads and workers and guards itself; it also keeps the action's accounting, so
+ *   enqueued = delivered + failed + discarded + queued holds in every snapshot.
  * - Each worker owns its output instance inst[i]; nothing else touches it until the worker has
  *   been joined.
  * - reopen_gen, stopping, suspensions and suspended_workers are atomics: written by the
@@ -63,8 +63,20 @@ int sl_action_create(sl_action_t **out, const sl_action_conf_t *conf, char *err,
     a->inst = calloc(a->nthreads, sizeof(*a->inst));
     if (!a->name || !a->inst)
         goto nomem;
+    if (a->conf.queue_type == SL_QT_DISK) {
+        /* The files are opened by sl_action_start: a reload builds the next configuration
+         * while this one still runs on the same directory. */
+        a->qops = &sl_dqueue_ops;
+        a->disk_dir = a->conf.disk.dir ? strdup(a->conf.disk.dir) : NULL;
+        a->conf.disk.dir = a->disk_dir;
+        if (!a->disk_dir)
+            goto nomem;
+    }
     if (a->conf.queue_type == SL_QT_MEMORY) {
-        int rc = sl_queue_new(&a->queue, a->conf.queue_size);
+        sl_queue_t *mq;
+        int rc = sl_queue_new(&mq, a->conf.queue_size);
+        a->queue = mq;
+        a->qops = &sl_queue_memory_ops;
         if (rc < 0) {
             snprintf(err, errlen, "queue: %s", strerror(-rc));
             sl_action_destroy(a);
@@ -162,7 +174,7 @@ static void *worker_main(void *p)
     if (!batch)
         return NULL;
     for (;;) {
-        int n = sl_queue_pop(a->queue, batch, max, a->conf.flush_interval_ms);
+        int n = a->qops->pop(a->queue, batch, max, a->conf.flush_interval_ms);
         unsigned gen = atomic_load_explicit(&a->reopen_gen, memory_order_relaxed);
         if (gen != seen_gen) {
             seen_gen = gen;
@@ -181,7 +193,7 @@ static void *worker_main(void *p)
         for (int i = 0; i < n; i++)
             sl_msg_unref(batch[i]);
         SL_STRESS_POINT();
-        sl_queue_done(a->queue, delivered, failed, discarded);
+        a->qops->done(a->queue, delivered, failed, discarded);
         dirty = true;
         /* A short batch means the queue ran empty: write out now rather than wait. */
         if ((size_t)n < max && a->conf.ops->flush(inst) == SL_OUT_OK)
@@ -199,6 +211,13 @@ int sl_action_start(sl_action_t *a)
 {
     if (a->conf.queue_type == SL_QT_DIRECT)
         return 0;
+    if (a->conf.queue_type == SL_QT_DISK && !a->queue) {
+        sl_dqueue_t *dq;
+        int rc = sl_dqueue_open(&dq, &a->conf.disk);
+        if (rc < 0)
+            return rc;
+        a->queue = dq;
+    }
     a->threads = calloc(a->nthreads, sizeof(*a->threads));
     if (!a->threads)
         return -ENOMEM;
@@ -219,8 +238,10 @@ int sl_action_start(sl_action_t *a)
 
 int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mode_t mode)
 {
-    if (a->queue)
-        return sl_queue_push(a->queue, msgs, n, mode);
+    if (a->qops) {
+        sl_assert(a->queue);
+        return a->qops->push(a->queue, msgs, n, mode);
+    }
     size_t delivered = 0, failed = 0, discarded = 0;
     pthread_mutex_lock(&a->direct_lock);
     a->direct_stats.enqueued += n;
@@ -243,7 +264,7 @@ int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mod
 
 void sl_action_reopen(sl_action_t *a)
 {
-    if (a->queue) {
+    if (a->qops) {
         atomic_fetch_add_explicit(&a->reopen_gen, 1, memory_order_relaxed);
         return;
     }
@@ -255,8 +276,10 @@ void sl_action_reopen(sl_action_t *a)
 void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
 {
     if (a->queue) {
-        sl_queue_close(a->queue);
-        sl_queue_drain(a->queue, deadline);
+        a->qops->close(a->queue);
+        /* A disk queue keeps what was not delivered in time for the next start. */
+        if (a->qops->drain(a->queue, deadline) < 0 && a->conf.queue_type == SL_QT_DISK)
+            a->qops->purge(a->queue);
     }
     pthread_mutex_lock(&a->wake_lock);
     atomic_store(&a->stopping, true);
@@ -282,7 +305,8 @@ void sl_action_destroy(sl_action_t *a)
     }
     free(a->inst);
     if (a->queue)
-        sl_queue_destroy(a->queue);
+        a->qops->destroy(a->queue);
+    free(a->disk_dir);
     sl_where_free(a->where);
     pthread_mutex_destroy(&a->direct_lock);
     pthread_mutex_destroy(&a->wake_lock);
@@ -295,8 +319,8 @@ void sl_action_stats(sl_action_t *a, sl_action_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
     if (a->queue) {
-        sl_queue_stats(a->queue, &st->q);
-    } else {
+        a->qops->stats(a->queue, &st->q);
+    } else if (a->conf.queue_type == SL_QT_DIRECT) {
         pthread_mutex_lock(&a->direct_lock);
         st->q = a->direct_stats;
         pthread_mutex_unlock(&a->direct_lock);

@@ -1,10 +1,11 @@
 /*
  * An action: filters (select, where, stop), a template, an output and the queue in front of it.
  *
- * With a memory queue (the default) `workers` threads each own one output instance and loop:
- * pop a batch, deliver it, report the outcome to the queue (which keeps the accounting), release
- * the batch. With a direct queue the output runs in the routing (input) thread, one at a time
- * under the action's mutex, and the same accounting is kept under that mutex.
+ * With a memory queue (the default) or a disk queue (core/dqueue.h, opened when the action
+ * starts) `workers` threads each own one output instance and loop: pop a batch, deliver it,
+ * report the outcome to the queue (which keeps the accounting), release the batch. With a direct
+ * queue the output runs in the routing (input) thread, one at a time under the action's mutex, and
+ * the same accounting is kept under that mutex.
  */
 #ifndef SL_ACTION_H
 #define SL_ACTION_H
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/dqueue.h"
 #include "core/msg.h"
 #include "core/queue.h"
 #include "core/template.h"
@@ -21,7 +23,7 @@
 #include "rules/selector.h"
 #include "rules/where.h"
 
-typedef enum sl_queue_type { SL_QT_MEMORY, SL_QT_DIRECT } sl_queue_type_t;
+typedef enum sl_queue_type { SL_QT_MEMORY, SL_QT_DIRECT, SL_QT_DISK } sl_queue_type_t;
 
 /* Creates one output instance for a worker; arg is the action's output configuration. */
 typedef int (*sl_output_factory_t)(const void *arg, void **inst, char *err, size_t errlen);
@@ -38,6 +40,7 @@ typedef struct sl_action_conf {
     int flush_interval_ms; /* longest time delivered bytes may sit in a buffer when idle */
     int retry_min_ms;      /* first backoff after a failed delivery; doubles ... */
     int retry_max_ms;      /* ... up to this */
+    sl_dqueue_conf_t disk; /* disk queue (disk.dir is copied) */
 } sl_action_conf_t;
 
 typedef struct sl_action_stats {
@@ -57,7 +60,9 @@ struct sl_action {
     bool stop;
 
     sl_action_conf_t conf;
-    sl_queue_t *queue; /* memory queue; NULL for direct */
+    void *queue; /* memory or disk queue (qops); NULL for direct, and for disk until started */
+    const sl_queue_ops_t *qops;
+    char *disk_dir;
     pthread_t *threads;
     void **inst; /* one output instance per worker (one for direct) */
     unsigned nthreads;

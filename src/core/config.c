@@ -257,8 +257,8 @@ static const char *const fwd_framings[] = {"octet-counted", "lf", NULL};
          .help = "longest time output may stay buffered while idle"},                              \
     {                                                                                              \
         .name = "queue", .type = SL_CFG_NODE, .offset = offsetof(action_conf_t, queue),            \
-        .help = "queue settings: {type: memory|direct, size, batch, workers, retry_min, "          \
-                "retry_max}"                                                                       \
+        .help = "queue settings: {type: memory|direct|disk, size, batch, workers, retry_min, "     \
+                "retry_max, memory_messages, max_disk, sync, sync_interval}"                       \
     }
 
 static const sl_cfg_key_t file_keys[] = {
@@ -350,9 +350,15 @@ typedef struct queue_conf {
     int64_t workers;
     int64_t retry_min_ms;
     int64_t retry_max_ms;
+    int64_t memory_messages;
+    uint64_t max_disk;
+    int sync;
+    int64_t sync_interval_ms;
 } queue_conf_t;
 
 static const char *const queue_types[] = {"memory", "direct", "disk", NULL};
+/* In the order of sl_dqueue_sync_t. */
+static const char *const queue_syncs[] = {"interval", "batch", "none", NULL};
 
 static const sl_cfg_key_t queue_keys[] = {
     {.name = "type",
@@ -360,7 +366,7 @@ static const sl_cfg_key_t queue_keys[] = {
      .offset = offsetof(queue_conf_t, type),
      .choices = queue_types,
      .def = "memory",
-     .help = "memory (default) or direct"},
+     .help = "memory (default), direct or disk"},
     {.name = "size",
      .type = SL_CFG_INT,
      .offset = offsetof(queue_conf_t, size),
@@ -394,6 +400,31 @@ static const sl_cfg_key_t queue_keys[] = {
      .def = "30s",
      .min = 1,
      .help = "longest wait between retries"},
+    {.name = "memory_messages",
+     .type = SL_CFG_INT,
+     .offset = offsetof(queue_conf_t, memory_messages),
+     .def = "10000",
+     .max = 100000000,
+     .help = "disk: messages held in memory before the files (0: all through the files)"},
+    {.name = "max_disk",
+     .type = SL_CFG_SIZE,
+     .offset = offsetof(queue_conf_t, max_disk),
+     .def = "1GiB",
+     .min = 1 << 20,
+     .help = "disk: most bytes of queue files; beyond, block (stream) or drop (datagram)"},
+    {.name = "sync",
+     .type = SL_CFG_ENUM,
+     .offset = offsetof(queue_conf_t, sync),
+     .choices = queue_syncs,
+     .def = "interval",
+     .help = "disk: batch (write and fdatasync every message before taking more), interval "
+             "or none"},
+    {.name = "sync_interval",
+     .type = SL_CFG_DURATION,
+     .offset = offsetof(queue_conf_t, sync_interval_ms),
+     .def = "1s",
+     .min = 1,
+     .help = "disk: how often sync: interval syncs the files"},
     {0},
 };
 
@@ -422,6 +453,7 @@ typedef struct build {
     sl_runtime_t *rt;
     sl_cfg_errs_t *errs;
     const sl_cfg_node_t *templates; /* the user's named templates */
+    const char *work_dir;
 } build_t;
 
 /* Position of a column inside a scalar's text, for errors in select/where/template strings. */
@@ -614,10 +646,6 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
     }
     if (sl_cfg_apply(c.queue, queue_keys, &q, b->errs) < 0)
         goto out;
-    if (q.type == 2) {
-        sl_cfg_errs_add(b->errs, &c.queue->pos, "queue type disk is not supported yet");
-        goto out;
-    }
 
     sl_selector_t sel;
     sl_where_t *where = NULL;
@@ -635,13 +663,19 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
 
     sl_action_conf_t ac = {
         .name = c.name,
-        .queue_type = q.type == 1 ? SL_QT_DIRECT : SL_QT_MEMORY,
+        .queue_type = q.type == 1   ? SL_QT_DIRECT
+                      : q.type == 2 ? SL_QT_DISK
+                                    : SL_QT_MEMORY,
         .queue_size = (size_t)q.size,
         .batch_size = (size_t)q.batch,
         .workers = (unsigned)q.workers,
         .flush_interval_ms = (int)c.flush_interval_ms,
         .retry_min_ms = (int)q.retry_min_ms,
         .retry_max_ms = (int)q.retry_max_ms,
+        .disk = {.memory_messages = (size_t)q.memory_messages,
+                 .max_disk = q.max_disk,
+                 .sync = (sl_dqueue_sync_t)q.sync,
+                 .sync_interval_ms = (int)q.sync_interval_ms},
     };
     void *box = NULL;
     void (*box_free)(void *) = NULL;
@@ -708,10 +742,21 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
     }
     ac.create_arg = box ? box : (const void *)t;
 
+    /* A disk queue lives in work_dir/queues/<name>; its files are opened when it starts. */
+    char *qdir = NULL;
+    if (q.type == 2 && sl_dqueue_dir_for(b->work_dir ? b->work_dir : ".", c.name, &qdir) < 0) {
+        if (box_free)
+            box_free(box);
+        sl_where_free(where);
+        goto nomem;
+    }
+    ac.disk.dir = qdir;
     char err[256] = "";
     sl_action_t *a;
     /* Output instances are created here, so that a bad path or target shows in --check. */
-    if (sl_action_create(&a, &ac, err, sizeof(err)) < 0) {
+    int crc = sl_action_create(&a, &ac, err, sizeof(err));
+    free(qdir);
+    if (crc < 0) {
         sl_cfg_errs_add(b->errs, &node->pos, "action %s: %s", c.name, err);
         if (box_free)
             box_free(box);
@@ -817,6 +862,7 @@ int sl_config_load(const char *path, const char *text, const char *name, sl_runt
     else
         sl_cfg_apply(doc->root, top_keys, &top, &errs);
     b.templates = top.templates;
+    b.work_dir = top.work_dir;
     check_templates(&b, top.templates);
     load_inputs(&b, top.inputs);
     load_actions(&b, top.actions);
