@@ -46,7 +46,7 @@
 
 typedef struct dgram_thread {
     sl_dgram_server_t *s;
-    int fd;
+    unsigned idx;
 } dgram_thread_t;
 
 int sl_dgram_init(sl_dgram_server_t *s, sl_input_t *in, const sl_dgram_conf_t *conf, const int *fds,
@@ -94,7 +94,8 @@ static void *dgram_main(void *p)
 {
     dgram_thread_t *t = p;
     sl_dgram_server_t *s = t->s;
-    int fd = t->fd;
+    int fd = s->fds[t->idx];
+    uint32_t *kernel_drops = &s->drops_seen[t->idx];
     free(t);
     size_t size = s->conf.max_message_size ? s->conf.max_message_size : 65536;
     /* One byte more than the limit, to tell a datagram of exactly max bytes from a longer one. */
@@ -107,7 +108,6 @@ static void *dgram_main(void *p)
         char buf[CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } ctl[BATCH];
-    uint32_t kernel_drops = 0;
     char fromhost[SL_NETADDR_STRLEN] = "";
     struct sockaddr_storage last_addr;
     socklen_t last_len = 0;
@@ -126,7 +126,7 @@ static void *dgram_main(void *p)
         if (ready < 0 && errno != EINTR)
             break;
         if (ready == 0) {
-            poll_kernel_drops(s, fd, &kernel_drops);
+            poll_kernel_drops(s, fd, kernel_drops);
             drops_read = true;
             continue;
         }
@@ -162,7 +162,7 @@ static void *dgram_main(void *p)
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
                     uint32_t drops;
                     memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-                    count_kernel_drops(s, drops, &kernel_drops);
+                    count_kernel_drops(s, drops, kernel_drops);
                 } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
                     struct ucred cr;
                     memcpy(&cr, CMSG_DATA(c), sizeof(cr));
@@ -188,7 +188,7 @@ static void *dgram_main(void *p)
         }
         sl_input_batch_flush(b);
     }
-    poll_kernel_drops(s, fd, &kernel_drops);
+    poll_kernel_drops(s, fd, kernel_drops);
     sl_input_batch_free(b);
     free(b);
     free(bufs);
@@ -202,7 +202,7 @@ int sl_dgram_start(sl_dgram_server_t *s)
         if (!t)
             return -ENOMEM;
         t->s = s;
-        t->fd = s->fds[i];
+        t->idx = i;
         int rc = pthread_create(&s->threads[i], NULL, dgram_main, t);
         if (rc != 0) {
             free(t);
