@@ -6,6 +6,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 SRC = pathlib.Path(os.environ.get("SLUICE_SRC", pathlib.Path(__file__).resolve().parents[2]))
@@ -51,6 +52,9 @@ class Sluiced:
         self.log = self.dir / "sluiced.log"
 
     def start(self):
+        # Port files of an earlier run would point at ports no longer bound (restart()).
+        for stale in self.dir.glob("*.port"):
+            stale.unlink()
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([self.binary, "-f", str(self.config_path), "-n"],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=self.env)
@@ -113,6 +117,32 @@ class Sluiced:
             self.logf.close()
         return self.proc.returncode if self.proc else None
 
+    def restart(self, timeout=30.0):
+        """Stops the daemon (SIGTERM, must exit 0) and starts it again on the same config."""
+        rc = self.stop(timeout)
+        assert rc == 0, f"sluiced exited with {rc}:\n{self.log_text()[-4000:]}"
+        return self.start()
+
+    def wait_exit(self, timeout):
+        """Waits for the process to end by itself; returns its exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"sluiced still running after {timeout}s") from None
+
+    def final_stats(self):
+        """The "final stats:" line a stopped daemon logged, parsed (parse_stats_line)."""
+        lines = [l for l in self.log_text().splitlines() if l.startswith("sluiced: final stats:")]
+        assert lines, f"no final stats line in the log:\n{self.log_text()[-4000:]}"
+        return parse_stats_line(lines[-1])
+
+    def check_log_clean(self):
+        """No sanitizer report and no assertion failure in the daemon's log."""
+        text = self.log_text()
+        for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                    "WARNING: ThreadSanitizer", "assertion failed"):
+            assert bad not in text, f"{bad!r} in the sluiced log:\n{text[-6000:]}"
+
     def __enter__(self):
         return self.start()
 
@@ -134,3 +164,138 @@ def udp_send(port, lines, host="127.0.0.1"):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for l in lines:
             s.sendto(l, (host, port))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port that was free a moment ago: bound to port 0, read back and released. For a
+    daemon that must come back on the port it had (a restarted forwarding target)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_stats_line(line):
+    """The periodic or final stats line ("stats: input NAME received=N ...; action NAME
+    enqueued=N ...;") as {"inputs": {name: {key: int}}, "actions": {name: {key: int}}}."""
+    out = {"inputs": {}, "actions": {}}
+    body = line.split("stats:", 1)[1]
+    for part in body.split(";"):
+        words = part.split()
+        if len(words) < 2:
+            continue
+        kind, name = words[0], words[1]
+        out[kind + "s"][name] = {k: int(v) for k, v in (w.split("=", 1) for w in words[2:])}
+    return out
+
+
+def assert_accounting(stats, what="stats"):
+    """The contract of every snapshot: per action enqueued = delivered + failed + discarded +
+    queued, and the discards by reason add up."""
+    for a in stats["actions"]:
+        total = a["delivered"] + a["failed"] + a["discarded"] + a["queued"]
+        assert a["enqueued"] == total, f"{what}: accounting broken for action {a}"
+        assert a["discarded"] == sum(a["discarded_by"].values()), f"{what}: discards {a}"
+
+
+class StatsMonitor:
+    """Polls a daemon's stats on a thread while a test runs and checks every snapshot with
+    check(snapshot) (assert_accounting by default). Bounded: it stops after max_snapshots or
+    when stop() is called; stop() re-raises the first failure."""
+
+    def __init__(self, daemon, check=assert_accounting, interval=0.02, max_snapshots=20000):
+        self.daemon = daemon
+        self.check = check
+        self.interval = interval
+        self.max_snapshots = max_snapshots
+        self.snapshots = 0
+        self.last = None
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set() and self.snapshots < self.max_snapshots:
+            try:
+                st = self.daemon.stats()
+                self.check(st)
+            except Exception as e:  # noqa: BLE001 - handed to the test thread in stop()
+                self.error = e
+                return
+            self.last = st
+            self.snapshots += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "stats monitor did not stop"
+        if self.error:
+            raise self.error
+        return self.snapshots
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.stop()
+        else:
+            self._stop.set()
+
+
+# syslog-ng's loggen, unpacked beside rsyslog (/work/shared/bench/anchors-env.sh).
+SNG = pathlib.Path(os.environ.get("SLUICE_SNG", "/opt/sng"))
+LOGGEN = SNG / "usr/bin/loggen"
+LOGGEN_LD = ":".join(str(SNG / p) for p in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
+                                            "usr/lib/syslog-ng"))
+
+
+def run_loggen(port, *args, timeout=120):
+    """Runs loggen against 127.0.0.1:port with args; returns the CompletedProcess."""
+    env = dict(os.environ, LD_LIBRARY_PATH=LOGGEN_LD, SYSLOGNG_PREFIX=str(SNG / "usr"))
+    r = subprocess.run([str(LOGGEN), *args, "127.0.0.1", str(port)], env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"loggen failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+class Sender:
+    """Streams numbered lines over one TCP connection on a thread, in chunks, with a count
+    and a deadline: line(i) -> bytes without LF. sent is how many went out whole."""
+
+    def __init__(self, port, n, line, chunk=200, timeout=120.0, pace=None):
+        self.port, self.n, self.line, self.chunk = port, n, line, chunk
+        self.timeout, self.pace = timeout, pace
+        self.sent = 0
+        self.error = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        deadline = time.monotonic() + self.timeout
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout) as s:
+                for i in range(0, self.n, self.chunk):
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"sender: deadline passed after {self.sent} lines")
+                    j = min(self.n, i + self.chunk)
+                    s.sendall(b"".join(self.line(k) + b"\n" for k in range(i, j)))
+                    self.sent = j
+                    if self.pace:
+                        self.pace()
+        except Exception as e:  # noqa: BLE001 - re-raised by join()
+            self.error = e
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def alive(self):
+        return self._thread.is_alive()
+
+    def join(self, timeout=None):
+        self._thread.join(timeout if timeout is not None else self.timeout)
+        assert not self._thread.is_alive(), "sender thread did not finish"
+        if self.error:
+            raise self.error
+        return self.sent
