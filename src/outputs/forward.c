@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "lib/strbuf.h"
 
@@ -118,6 +120,15 @@ static int fwd_connect(fwd_out_t *f)
         }
         /* Back to blocking: the worker thread has nothing else to do while sending. */
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        /* No Nagle: a batch is formatted whole and sent at once, so holding its tail back
+         * saves nothing, and what send() took must reach the peer now. With Nagle a short
+         * batch waited in this socket for the peer's (delayed) ACK, up to 40 ms, after
+         * deliver() had counted it delivered; a peer that closed meanwhile never saw it and
+         * the connection was reset: messages lost without a counter. */
+        if (f->conf.protocol == SL_FWD_TCP) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         f->fd = fd;
         rc = 0;
         break;
