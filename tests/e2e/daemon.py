@@ -25,6 +25,15 @@ def wait_for(cond, timeout=20.0, what="condition", interval=0.02):
         time.sleep(interval)
 
 
+def poll_until(cond, timeout=10.0, interval=0.02):
+    """Like wait_for, but returns False at the deadline instead of failing, for a test that
+    then reports in detail what is missing."""
+    try:
+        return wait_for(cond, timeout, interval=interval)
+    except AssertionError:
+        return False
+
+
 def count_lines(path):
     try:
         with open(path, "rb") as f:
