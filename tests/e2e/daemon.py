@@ -175,12 +175,52 @@ def udp_send(port, lines, host="127.0.0.1"):
             s.sendto(l, (host, port))
 
 
+def _ephemeral_range():
+    try:
+        lo, hi = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(kind=socket.SOCK_STREAM):
-    """A port that was free a moment ago: bound to port 0, read back and released. For a
-    daemon that must come back on the port it had (a restarted forwarding target)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago, bound and released, for a daemon that must come back
+    on the port it had (a restarted forwarding target). It is taken below the ephemeral range:
+    a client reconnecting to a port in that range while nothing listens there can be given
+    that very port as its own and connect to itself (Linux TCP self-connect), which would
+    swallow what it sends and hold the port."""
+    import random
+    lo = min(_ephemeral_range()[0], 32768)
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(10000, lo)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port found below the ephemeral range")
+
+
+class ClosedPort:
+    """A TCP port where nothing listens, held so: a socket bound to it that never listens.
+    Connecting is refused at once, and no other socket (not even a client's own end) can be
+    given the port while this is open. Use as a context manager; .port is the number."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def parse_stats_line(line):

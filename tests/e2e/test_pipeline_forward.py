@@ -253,6 +253,13 @@ actions:
   - {name: out, type: file, path: "{dir}/out.log", template: "${msg}\\n"}
 """
 
+# B relays onward to a hop that is down, so its queue holds messages and stopping it takes
+# its whole shutdown_timeout: the time a forwarder has to come back and find it still there.
+SLOW_STOP = """shutdown_timeout: 1500ms
+%s  - {name: onward, type: forward, target: "127.0.0.1:%%(dead)d",
+     queue: {retry_min: 20ms, retry_max: 50ms}}
+"""
+
 DOWN_A = """
 inputs:
   - {name: in, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/in.port"}
@@ -283,15 +290,20 @@ class RateLimit:
             time.sleep(delay)
 
 
-def test_target_down_and_back(tmp_path):
+@pytest.mark.parametrize("stop", ["quick", "slow"])
+def test_target_down_and_back(tmp_path, stop):
     """A forwards over TCP to B; B is stopped (SIGTERM) while A is streaming to it and started
-    again on the same port (chosen by binding port 0 and releasing it: free_port). Meanwhile A
-    must show the action suspended and hold the messages in its queue; at the end B must have
-    every message, and a message twice only if it was in the batch in flight when B went away."""
-    from daemon import Sender, free_port, poll_until
+    again on the same port (a fixed port chosen by free_port: bound, released, below the
+    ephemeral range). Meanwhile A must show the action suspended and hold the messages in its
+    queue; at the end B must have every message, and a message twice only if it was in the
+    batch in flight when B went away. "slow": B takes 1.5 s to stop (its own next hop is down),
+    so A retries while B is still there but no longer reading."""
+    from daemon import ClosedPort, Sender, free_port, poll_until
     n, batch = 60000, 256
     port = free_port()
-    b = Sluiced(tmp_path / "b", DOWN_B % {"port": port}).start()
+    dead = ClosedPort()
+    b_conf = DOWN_B if stop == "quick" else SLOW_STOP % DOWN_B
+    b = Sluiced(tmp_path / "b", b_conf % {"port": port, "dead": dead.port}).start()
     a = Sluiced(tmp_path / "a", DOWN_A % {"port": port, "batch": batch}).start()
     try:
         sender = Sender(a.port("in"), n, lambda i: b"<13>Nov 22 04:56:13 h app: seq %06d %s" % (i, PAD),
@@ -318,6 +330,7 @@ def test_target_down_and_back(tmp_path):
     finally:
         a.stop()
         b.stop()
+        dead.close()
     a.check_log_clean()
     b.check_log_clean()
     assert_accounting(st_a)
