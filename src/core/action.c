@@ -176,7 +176,10 @@ static void *worker_main(void *p)
         if (n <= 0)
             break;
         size_t delivered = 0, failed = 0, discarded = 0;
-        deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
+        if (atomic_load(&a->stopping))
+            discarded = (size_t)n; /* past the shutdown deadline: counted, not delivered */
+        else
+            deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
         SL_STRESS_POINT();
         for (int i = 0; i < n; i++)
             sl_msg_unref(batch[i]);
@@ -252,6 +255,11 @@ void sl_action_reopen(sl_action_t *a)
     pthread_mutex_unlock(&a->direct_lock);
 }
 
+/*
+ * The queue drains until the deadline; after it, workers stop retrying and discard (and count)
+ * what is left instead of delivering it, so that stopping takes the deadline and not as long
+ * as the slowest peer allows.
+ */
 void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
 {
     if (a->queue) {
