@@ -6,7 +6,8 @@
  *   keeps the action's accounting, so enqueued = delivered + failed + discarded + queued holds
  *   in every snapshot.
  * - Each worker owns its output instance inst[i]; nothing else touches it until the worker has
- *   been joined.
+ *   been joined, except the output's cancel operation (made for that, see output.h), which
+ *   sl_action_stop calls when the shutdown deadline has passed.
  * - reopen_gen, stopping, suspensions and suspended_workers are atomics: written by the
  *   housekeeping thread (reopen, stop) or workers (suspension counts), read by anyone. Relaxed
  *   order suffices for reopen_gen and the counters (they carry no other data); stopping is
@@ -257,19 +258,25 @@ void sl_action_reopen(sl_action_t *a)
 
 /*
  * The queue drains until the deadline; after it, workers stop retrying and discard (and count)
- * what is left instead of delivering it, so that stopping takes the deadline and not as long
- * as the slowest peer allows.
+ * what is left instead of delivering it, and an output blocked in a delivery (a peer that
+ * stopped reading) is cancelled, so that stopping takes the deadline and not as long as the
+ * slowest peer allows.
  */
 void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
 {
+    bool late = false;
     if (a->queue) {
         sl_queue_close(a->queue);
-        sl_queue_drain(a->queue, deadline);
+        late = sl_queue_drain(a->queue, deadline) < 0;
     }
     pthread_mutex_lock(&a->wake_lock);
     atomic_store(&a->stopping, true);
     pthread_cond_broadcast(&a->wake);
     pthread_mutex_unlock(&a->wake_lock);
+    if (late && a->conf.ops->cancel) {
+        for (unsigned i = 0; i < a->nthreads; i++)
+            a->conf.ops->cancel(a->inst[i]);
+    }
     if (a->threads) {
         for (unsigned i = 0; i < a->nthreads; i++)
             pthread_join(a->threads[i], NULL);

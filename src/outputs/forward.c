@@ -11,7 +11,12 @@
  * UDP: one datagram per record on a connected socket; a refused datagram is not retried (UDP
  * promises nothing), a record too large for a datagram fails alone.
  *
- * Concurrency: an instance belongs to one worker thread (see output.h); no shared state.
+ * Concurrency: an instance belongs to one worker thread (see output.h), except for cancel(),
+ * which the stopping thread calls while the worker may be blocked in send() or connect(): it
+ * shuts the socket down, which wakes the worker with an error. fd_lock guards fd against that
+ * (the worker holds it to publish or close a socket, never while it waits on one, so cancel
+ * never shuts down a number already closed and reused); cancelled is an atomic that the worker
+ * reads before every delivery and connection attempt.
  */
 #include "outputs/forward.h"
 
@@ -19,6 +24,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +41,9 @@ typedef struct fwd_out {
     sl_forward_conf_t conf;
     char *host;
     char *port;
-    int fd;
+    int fd;                  /* written by the worker under fd_lock */
+    pthread_mutex_t fd_lock; /* see Concurrency above */
+    atomic_bool cancelled;
     sl_strbuf_t buf;
     sl_strbuf_t rec;
     size_t *ends; /* end offset of each record in buf */
@@ -68,12 +78,15 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
         return -ENOMEM;
     f->conf = *conf;
     f->fd = -1;
+    pthread_mutex_init(&f->fd_lock, NULL);
+    atomic_init(&f->cancelled, false);
     if (f->conf.connect_timeout_ms <= 0)
         f->conf.connect_timeout_ms = 5000;
     if (split_target(conf->target, &f->host, &f->port) < 0) {
         snprintf(err, errlen, "target '%s': expected host:port", conf->target);
         free(f->host);
         free(f->port);
+        pthread_mutex_destroy(&f->fd_lock);
         free(f);
         return -EINVAL;
     }
@@ -83,9 +96,22 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
 
 static void fwd_close(fwd_out_t *f)
 {
+    pthread_mutex_lock(&f->fd_lock);
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+/* Makes fd the instance's socket, so that cancel() can reach it; false when cancelled. */
+static bool fwd_publish(fwd_out_t *f, int fd)
+{
+    pthread_mutex_lock(&f->fd_lock);
+    bool ok = !atomic_load(&f->cancelled);
+    if (ok)
+        f->fd = fd;
+    pthread_mutex_unlock(&f->fd_lock);
+    return ok;
 }
 
 /* Connects with a timeout. 0 or -errno. */
@@ -104,18 +130,24 @@ static int fwd_connect(fwd_out_t *f)
             rc = -errno;
             continue;
         }
+        if (!fwd_publish(f, fd)) {
+            close(fd);
+            rc = -ECANCELED;
+            break;
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
             rc = -errno;
-            close(fd);
+            fwd_close(f);
             continue;
         }
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int err = 0;
         socklen_t elen = sizeof(err);
         if (poll(&p, 1, f->conf.connect_timeout_ms) != 1 ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
-            rc = err ? -err : -ETIMEDOUT;
-            close(fd);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0 ||
+            atomic_load(&f->cancelled)) {
+            rc = err ? -err : atomic_load(&f->cancelled) ? -ECANCELED : -ETIMEDOUT;
+            fwd_close(f);
             continue;
         }
         /* Back to blocking: the worker thread has nothing else to do while sending. */
@@ -129,7 +161,6 @@ static int fwd_connect(fwd_out_t *f)
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        f->fd = fd;
         rc = 0;
         break;
     }
@@ -232,6 +263,8 @@ static sl_out_status_t fwd_deliver(void *inst, sl_msg_t *const *msgs, size_t n, 
 {
     fwd_out_t *f = inst;
     *done = 0;
+    if (atomic_load(&f->cancelled))
+        return SL_OUT_RETRY;
     if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP && peer_gone(f->fd))
         fwd_close(f);
     if (f->fd < 0 && fwd_connect(f) < 0)
@@ -252,6 +285,20 @@ static void fwd_reopen(void *inst)
     fwd_close(inst);
 }
 
+/* A blocked send() or connect() fails at once with the socket shut down (see the top). What
+ * send() already took is still sent, so the peer gets every record counted delivered. A UDP
+ * send does not wait on the peer, and one shut down would fail in a way deliver_udp counts as
+ * UDP's loss: UDP sockets are left alone, the flag stops the next delivery. */
+static void fwd_cancel(void *inst)
+{
+    fwd_out_t *f = inst;
+    pthread_mutex_lock(&f->fd_lock);
+    atomic_store(&f->cancelled, true);
+    if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP)
+        shutdown(f->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
 static void fwd_destroy(void *inst)
 {
     fwd_out_t *f = inst;
@@ -263,6 +310,7 @@ static void fwd_destroy(void *inst)
     free(f->ends);
     free(f->host);
     free(f->port);
+    pthread_mutex_destroy(&f->fd_lock);
     free(f);
 }
 
@@ -271,5 +319,6 @@ const sl_output_ops_t sl_forward_ops = {
     .deliver = fwd_deliver,
     .flush = fwd_flush,
     .reopen = fwd_reopen,
+    .cancel = fwd_cancel,
     .destroy = fwd_destroy,
 };
