@@ -51,14 +51,18 @@ class Sluiced:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.dir / "sluice.yaml"
         self.ctl = self.dir / "ctl.sock"
-        text = config.replace("{dir}", str(self.dir))
-        if "control_socket" not in text:
-            text = f"control_socket: {self.ctl}\n" + text
-        self.config_path.write_text(text)
+        self.write_config(config)
         self.binary = binary or str(BUILD / "sluiced")
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.log = self.dir / "sluiced.log"
+
+    def write_config(self, config):
+        """(Re)writes the configuration file: {dir} filled in, the control socket added."""
+        text = config.replace("{dir}", str(self.dir))
+        if "control_socket" not in text:
+            text = f"control_socket: {self.ctl}\n" + text
+        self.config_path.write_text(text)
 
     def start(self):
         # Port files of an earlier run would point at ports no longer bound (restart()).
@@ -348,3 +352,109 @@ class Sender:
         if self.error:
             raise self.error
         return self.sent
+
+
+class TcpSink:
+    """A TCP peer for forward actions, listening on 127.0.0.1 (port 0). mode "read" reads as
+    fast as it can; "slow" reads about `rate` bytes a second; "stuck" accepts and never reads
+    until release(). Everything read is kept per connection (data); every thread is bounded
+    by `timeout` seconds."""
+
+    def __init__(self, mode="read", rate=100000, timeout=120.0):
+        self.mode, self.rate, self.timeout = mode, rate, timeout
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.data = []  # bytearray per connection, in accept order
+        self.closed = 0  # connections that reached end of stream
+        self._released = threading.Event()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self):
+        deadline = time.monotonic() + self.timeout
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            buf = bytearray()
+            self.data.append(buf)
+            t = threading.Thread(target=self._serve, args=(c, buf, deadline), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, c, buf, deadline):
+        with c:
+            c.settimeout(0.2)
+            if self.mode == "stuck":
+                while not self._released.wait(0.05):
+                    if self._stop.is_set() or time.monotonic() > deadline:
+                        return
+            chunk = max(1, self.rate // 50) if self.mode == "slow" else 65536
+            pace = RateLimitBytes(self.rate) if self.mode == "slow" else None
+            while time.monotonic() < deadline:
+                try:
+                    d = c.recv(chunk)
+                except socket.timeout:
+                    if self._stop.is_set():
+                        return
+                    continue
+                except OSError:
+                    return
+                if not d:
+                    self.closed += 1
+                    return
+                buf += d
+                if pace and not self._released.is_set():
+                    pace(len(d))
+
+    def release(self):
+        """Stuck and slow sinks read freely from now on."""
+        self._released.set()
+
+    def received(self):
+        return sum(len(b) for b in self.data)
+
+    def close(self):
+        self._stop.set()
+        self._released.set()
+        for t in self._threads:
+            t.join(5)
+        self.lsock.close()
+
+
+class RateLimitBytes:
+    """Sleeps as long as a reader is ahead of `rate` bytes a second (a rate limit)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.start = time.monotonic()
+        self.total = 0
+
+    def __call__(self, n):
+        self.total += n
+        ahead = self.start + self.total / self.rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(min(ahead, 1.0))
+
+
+def octet_frames(data):
+    """Splits octet-counted bytes into (records, rest): rest is an incomplete last frame."""
+    out, i = [], 0
+    while i < len(data):
+        sp = data.find(b" ", i)
+        if sp < 0:
+            break
+        n = int(data[i:sp])
+        if sp + 1 + n > len(data):
+            break
+        out.append(bytes(data[sp + 1:sp + 1 + n]))
+        i = sp + 1 + n
+    return out, bytes(data[i:])
