@@ -68,6 +68,8 @@ class Sluiced:
         # Port files of an earlier run would point at ports no longer bound (restart()).
         for stale in self.dir.glob("*.port"):
             stale.unlink()
+        if getattr(self, "logf", None):
+            self.logf.close()
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([self.binary, "-f", str(self.config_path), "-n"],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=self.env)
