@@ -114,6 +114,23 @@ static bool fwd_publish(fwd_out_t *f, int fd)
     return ok;
 }
 
+/*
+ * True when the socket is connected to itself. Linux picks the local port of a connection
+ * from the ephemeral range; when the target is a local port in that range where nothing
+ * listens, it can pick that very port, and the SYN meets itself (TCP simultaneous open): the
+ * connection "succeeds", everything sent comes back to the sender, and every message would
+ * count as delivered while the target is down. The same holds for a connected UDP socket.
+ */
+static bool self_connected(int fd)
+{
+    struct sockaddr_storage local, peer;
+    socklen_t ll = sizeof(local), pl = sizeof(peer);
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+        return false;
+    return ll == pl && memcmp(&local, &peer, ll) == 0;
+}
+
 /* Connects with a timeout. 0 or -errno. */
 static int fwd_connect(fwd_out_t *f)
 {
@@ -147,6 +164,11 @@ static int fwd_connect(fwd_out_t *f)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0 ||
             atomic_load(&f->cancelled)) {
             rc = err ? -err : atomic_load(&f->cancelled) ? -ECANCELED : -ETIMEDOUT;
+            fwd_close(f);
+            continue;
+        }
+        if (self_connected(fd)) {
+            rc = -ECONNREFUSED;
             fwd_close(f);
             continue;
         }
