@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -355,3 +356,60 @@ def test_target_down_and_back(tmp_path, stop):
     assert len(dups) <= batch, f"{len(dups)} duplicates, more than one batch"
     assert partial <= 1, f"{partial} partial records"
     print(f"duplicates {len(dups)}, partial records {partial}, incomplete {incomplete}")
+
+
+# ---- A target port in the ephemeral range, nothing listening ---------------------------------
+
+SELF_PORT = 40000
+SELF_A = """
+shutdown_timeout: 200ms
+inputs:
+  - {name: local, type: unix, path: "{dir}/log.sock"}
+actions:
+  - {name: fwd, type: forward, target: "127.0.0.1:%d", connect_timeout: 1s,
+     queue: {retry_min: 10ms, retry_max: 20ms}}
+""" % SELF_PORT
+
+NETNS_WRAPPER = """#!/bin/sh
+# sluiced in a network namespace of its own whose ephemeral port range is the one port the
+# forward action targets: every connection attempt gets that port as its own.
+exec unshare -n sh -c 'ip link set lo up &&
+  echo "%(port)d %(port)d" > /proc/sys/net/ipv4/ip_local_port_range &&
+  exec "$0" "$@"' %(sluiced)s "$@"
+"""
+
+
+def _can_netns():
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        return False
+    r = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up && echo '40000 40000' "
+                        "> /proc/sys/net/ipv4/ip_local_port_range"], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.mark.skipif(not _can_netns(), reason="needs root, unshare and ip (a private netns)")
+def test_forward_never_connects_to_itself(tmp_path):
+    """Linux TCP self-connect: connecting to a local port in the ephemeral range where nothing
+    listens can be given that port as the local one, and the connection "succeeds" with itself.
+    Made certain here with a namespace whose ephemeral range is the target port alone. The
+    forward must see that its target is down (suspended, everything queued), not deliver
+    every message to itself."""
+    import socket as _socket
+    from daemon import BUILD
+    wrapper = tmp_path / "sluiced-netns"
+    wrapper.write_text(NETNS_WRAPPER % {"port": SELF_PORT, "sluiced": BUILD / "sluiced"})
+    wrapper.chmod(0o755)
+    n = 50
+    with Sluiced(tmp_path / "a", SELF_A, binary=str(wrapper)) as a:
+        with _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM) as s:
+            for i in range(n):
+                s.sendto(b"<13>Nov 22 04:56:13 h app: self %d" % i, str(a.dir / "log.sock"))
+        wait_for(lambda: a.input("local")["received"] == n, what="messages in")
+        wait_for(lambda: a.action("fwd")["suspensions"] >= 10 or a.action("fwd")["delivered"],
+                 what="connection attempts")
+        f = a.action("fwd")
+        assert f["delivered"] == 0 and f["queued"] == n and f["suspended"], f
+        assert_accounting(a.stats())
+    assert a.proc.returncode == 0
+    final = a.final_stats()["actions"]["fwd"]
+    assert final["delivered"] == 0 and final["discarded"] == n, final
