@@ -13,7 +13,10 @@
  *   order suffices for reopen_gen and the counters (they carry no other data); stopping is
  *   also set under wake_lock so a worker sleeping in its backoff wait cannot miss the wake-up.
  * - Direct actions: the routing threads deliver themselves, one at a time under direct_lock,
- *   which also guards direct_stats and inst[0].
+ *   which also guards inst[0]. direct_stats has its own stats_lock, held only while counters
+ *   are updated or read, never during a delivery: a delivery can block on a peer for as long
+ *   as the peer likes, and the housekeeping thread reading the stats must not block with it.
+ *   Lock order: direct_lock, then stats_lock.
  */
 #include "core/action.h"
 
@@ -44,6 +47,7 @@ int sl_action_create(sl_action_t **out, const sl_action_conf_t *conf, char *err,
     a->conf = *conf;
     a->name = strdup(conf->name);
     pthread_mutex_init(&a->direct_lock, NULL);
+    pthread_mutex_init(&a->stats_lock, NULL);
     pthread_mutex_init(&a->wake_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -227,17 +231,21 @@ int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mod
         return sl_queue_push(a->queue, msgs, n, mode);
     size_t delivered = 0, failed = 0, discarded = 0;
     pthread_mutex_lock(&a->direct_lock);
+    pthread_mutex_lock(&a->stats_lock);
     a->direct_stats.enqueued += n;
     a->direct_stats.queued += n;
     a->direct_stats.in_flight += n;
+    pthread_mutex_unlock(&a->stats_lock);
     deliver_batch(a, a->inst[0], msgs, n, &delivered, &failed, &discarded);
     a->conf.ops->flush(a->inst[0]);
+    pthread_mutex_lock(&a->stats_lock);
     a->direct_stats.delivered += delivered;
     a->direct_stats.failed += failed;
     a->direct_stats.discarded += discarded;
     a->direct_stats.discarded_by[SL_QUEUE_DISCARD_SHUTDOWN] += discarded;
     a->direct_stats.queued -= n;
     a->direct_stats.in_flight -= n;
+    pthread_mutex_unlock(&a->stats_lock);
     pthread_mutex_unlock(&a->direct_lock);
     SL_STRESS_POINT();
     for (size_t i = 0; i < n; i++)
@@ -300,6 +308,7 @@ void sl_action_destroy(sl_action_t *a)
         sl_queue_destroy(a->queue);
     sl_where_free(a->where);
     pthread_mutex_destroy(&a->direct_lock);
+    pthread_mutex_destroy(&a->stats_lock);
     pthread_mutex_destroy(&a->wake_lock);
     pthread_cond_destroy(&a->wake);
     free(a->name);
@@ -312,9 +321,9 @@ void sl_action_stats(sl_action_t *a, sl_action_stats_t *st)
     if (a->queue) {
         sl_queue_stats(a->queue, &st->q);
     } else {
-        pthread_mutex_lock(&a->direct_lock);
+        pthread_mutex_lock(&a->stats_lock);
         st->q = a->direct_stats;
-        pthread_mutex_unlock(&a->direct_lock);
+        pthread_mutex_unlock(&a->stats_lock);
     }
     st->suspensions = atomic_load_explicit(&a->suspensions, memory_order_relaxed);
     st->suspended = atomic_load_explicit(&a->suspended_workers, memory_order_relaxed) > 0;
