@@ -432,6 +432,21 @@ class TcpSink:
         self.lsock.close()
 
 
+class RateLimit:
+    """Keeps a sender at about `rate` chunks a second: called after each chunk, it sleeps only
+    as long as the sender is ahead of that schedule (a rate limit, not a wait for a state)."""
+
+    def __init__(self, rate):
+        self.period = 1.0 / rate
+        self.next = time.monotonic()
+
+    def __call__(self):
+        self.next += self.period
+        delay = self.next - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
 class RateLimitBytes:
     """Sleeps as long as a reader is ahead of `rate` bytes a second (a rate limit)."""
 

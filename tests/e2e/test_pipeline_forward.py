@@ -10,12 +10,11 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 import rsyslog_ref
-from daemon import Sluiced, assert_accounting, tcp_send, wait_for
+from daemon import RateLimit, Sluiced, assert_accounting, tcp_send, wait_for
 
 # The fields a forward must carry unchanged (received and fromhost are the hop's own).
 FIELDS = ("pri", "facility", "severity", "timestamp", "hostname", "app_name", "procid", "msgid",
@@ -274,21 +273,6 @@ actions:
 """
 
 PAD = b"x" * 40
-
-
-class RateLimit:
-    """Keeps a sender at about `rate` chunks a second (a rate limit, not a wait for a
-    condition: it sleeps only as long as the sender is ahead of its schedule)."""
-
-    def __init__(self, rate):
-        self.period = 1.0 / rate
-        self.next = time.monotonic()
-
-    def __call__(self):
-        self.next += self.period
-        delay = self.next - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
 
 
 @pytest.mark.parametrize("stop", ["quick", "slow"])

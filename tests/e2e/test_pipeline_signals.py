@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from daemon import (BUILD, ClosedPort, Sender, Sluiced, TcpSink, assert_accounting, count_lines,
-                    octet_frames, tcp_send, udp_send, wait_for)
+from daemon import (BUILD, ClosedPort, RateLimit, Sender, Sluiced, TcpSink, assert_accounting,
+                    count_lines, octet_frames, tcp_send, udp_send, wait_for)
 
 PAD = b"p" * 60
 LINE = re.compile(rb"[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d h app\[(\d+)\]: seq (\d{6}) " + PAD)
@@ -18,18 +18,6 @@ LINE = re.compile(rb"[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d h app\[(\d+)\]: seq (
 
 def line(i):
     return b"<13>Nov 22 04:56:13 h app[%d]: seq %06d %s" % (i % 1000, i, PAD)
-
-
-class RateLimit:
-    """Keeps a sender at about `rate` chunks a second (sleeps only while ahead of schedule)."""
-
-    def __init__(self, rate):
-        self.period, self.next = 1.0 / rate, time.monotonic()
-
-    def __call__(self):
-        self.next += self.period
-        if self.next > time.monotonic():
-            time.sleep(self.next - time.monotonic())
 
 
 def reloads(d):
