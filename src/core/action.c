@@ -6,13 +6,17 @@
  *   routing threads and workers and guards itself; it also keeps the action's accounting, so
  *   enqueued = delivered + failed + discarded + queued holds in every snapshot.
  * - Each worker owns its output instance inst[i]; nothing else touches it until the worker has
- *   been joined.
+ *   been joined, except the output's cancel operation (made for that, see output.h), which
+ *   sl_action_stop calls when the shutdown deadline has passed.
  * - reopen_gen, stopping, suspensions and suspended_workers are atomics: written by the
  *   housekeeping thread (reopen, stop) or workers (suspension counts), read by anyone. Relaxed
  *   order suffices for reopen_gen and the counters (they carry no other data); stopping is
  *   also set under wake_lock so a worker sleeping in its backoff wait cannot miss the wake-up.
  * - Direct actions: the routing threads deliver themselves, one at a time under direct_lock,
- *   which also guards direct_stats and inst[0].
+ *   which also guards inst[0]. direct_stats has its own stats_lock, held only while counters
+ *   are updated or read, never during a delivery: a delivery can block on a peer for as long
+ *   as the peer likes, and the housekeeping thread reading the stats must not block with it.
+ *   Lock order: direct_lock, then stats_lock.
  */
 #include "core/action.h"
 
@@ -43,6 +47,7 @@ int sl_action_create(sl_action_t **out, const sl_action_conf_t *conf, char *err,
     a->conf = *conf;
     a->name = strdup(conf->name);
     pthread_mutex_init(&a->direct_lock, NULL);
+    pthread_mutex_init(&a->stats_lock, NULL);
     pthread_mutex_init(&a->wake_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -188,7 +193,10 @@ static void *worker_main(void *p)
         if (n <= 0)
             break;
         size_t delivered = 0, failed = 0, discarded = 0;
-        deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
+        if (atomic_load(&a->stopping))
+            discarded = (size_t)n; /* past the shutdown deadline: counted, not delivered */
+        else
+            deliver_batch(a, inst, batch, (size_t)n, &delivered, &failed, &discarded);
         SL_STRESS_POINT();
         for (int i = 0; i < n; i++)
             sl_msg_unref(batch[i]);
@@ -244,17 +252,21 @@ int sl_action_push(sl_action_t *a, sl_msg_t *const *msgs, size_t n, sl_queue_mod
     }
     size_t delivered = 0, failed = 0, discarded = 0;
     pthread_mutex_lock(&a->direct_lock);
+    pthread_mutex_lock(&a->stats_lock);
     a->direct_stats.enqueued += n;
     a->direct_stats.queued += n;
     a->direct_stats.in_flight += n;
+    pthread_mutex_unlock(&a->stats_lock);
     deliver_batch(a, a->inst[0], msgs, n, &delivered, &failed, &discarded);
     a->conf.ops->flush(a->inst[0]);
+    pthread_mutex_lock(&a->stats_lock);
     a->direct_stats.delivered += delivered;
     a->direct_stats.failed += failed;
     a->direct_stats.discarded += discarded;
     a->direct_stats.discarded_by[SL_QUEUE_DISCARD_SHUTDOWN] += discarded;
     a->direct_stats.queued -= n;
     a->direct_stats.in_flight -= n;
+    pthread_mutex_unlock(&a->stats_lock);
     pthread_mutex_unlock(&a->direct_lock);
     SL_STRESS_POINT();
     for (size_t i = 0; i < n; i++)
@@ -273,18 +285,30 @@ void sl_action_reopen(sl_action_t *a)
     pthread_mutex_unlock(&a->direct_lock);
 }
 
+/*
+ * The queue drains until the deadline; after it, workers stop retrying and discard (and count)
+ * what is left instead of delivering it, and an output blocked in a delivery (a peer that
+ * stopped reading) is cancelled, so that stopping takes the deadline and not as long as the
+ * slowest peer allows.
+ */
 void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
 {
+    bool late = false;
     if (a->queue) {
         a->qops->close(a->queue);
+        late = a->qops->drain(a->queue, deadline) < 0;
         /* A disk queue keeps what was not delivered in time for the next start. */
-        if (a->qops->drain(a->queue, deadline) < 0 && a->conf.queue_type == SL_QT_DISK)
+        if (late && a->conf.queue_type == SL_QT_DISK)
             a->qops->purge(a->queue);
     }
     pthread_mutex_lock(&a->wake_lock);
     atomic_store(&a->stopping, true);
     pthread_cond_broadcast(&a->wake);
     pthread_mutex_unlock(&a->wake_lock);
+    if (late && a->conf.ops->cancel) {
+        for (unsigned i = 0; i < a->nthreads; i++)
+            a->conf.ops->cancel(a->inst[i]);
+    }
     if (a->threads) {
         for (unsigned i = 0; i < a->nthreads; i++)
             pthread_join(a->threads[i], NULL);
@@ -309,6 +333,7 @@ void sl_action_destroy(sl_action_t *a)
     free(a->disk_dir);
     sl_where_free(a->where);
     pthread_mutex_destroy(&a->direct_lock);
+    pthread_mutex_destroy(&a->stats_lock);
     pthread_mutex_destroy(&a->wake_lock);
     pthread_cond_destroy(&a->wake);
     free(a->name);
@@ -321,9 +346,9 @@ void sl_action_stats(sl_action_t *a, sl_action_stats_t *st)
     if (a->queue) {
         a->qops->stats(a->queue, &st->q);
     } else if (a->conf.queue_type == SL_QT_DIRECT) {
-        pthread_mutex_lock(&a->direct_lock);
+        pthread_mutex_lock(&a->stats_lock);
         st->q = a->direct_stats;
-        pthread_mutex_unlock(&a->direct_lock);
+        pthread_mutex_unlock(&a->stats_lock);
     }
     st->suspensions = atomic_load_explicit(&a->suspensions, memory_order_relaxed);
     st->suspended = atomic_load_explicit(&a->suspended_workers, memory_order_relaxed) > 0;

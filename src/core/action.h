@@ -67,8 +67,11 @@ struct sl_action {
     void **inst; /* one output instance per worker (one for direct) */
     unsigned nthreads;
 
-    /* Direct mode: the one instance and its accounting, guarded by direct_lock. */
+    /* Direct mode: direct_lock guards the one instance (held through a delivery, which may
+     * block on a peer); stats_lock guards the accounting and is held only to update or read
+     * it, so that reading the stats never waits for an output. */
     pthread_mutex_t direct_lock;
+    pthread_mutex_t stats_lock;
     sl_queue_stats_t direct_stats;
 
     atomic_uint reopen_gen; /* bumped by sl_action_reopen; workers compare with their own copy */

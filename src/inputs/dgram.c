@@ -7,7 +7,11 @@
  * mode (a full queue refuses and counts; a datagram input cannot make its senders wait).
  * SO_RXQ_OVFL makes the kernel report, with each datagram, how many it has dropped on this
  * socket so far; the increase is added to dropped_kernel, so drops before sluice ever saw a
- * datagram are counted too.
+ * datagram are counted too. That report rides on the next datagram taken, so drops after the
+ * last one of a burst would stay uncounted until traffic resumes (for ever, at shutdown):
+ * when the socket has been quiet for DROPS_IDLE_MS after a burst, and when the thread stops,
+ * the same kernel counter is read directly with SO_MEMINFO. An idle socket costs no wake-ups:
+ * the count is read once per quiet period.
  *
  * Concurrency: each thread owns its socket, buffers and batch; the counters are the input's
  * atomics; stop_fd is written by the stopping thread and only read here.
@@ -24,18 +28,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <linux/sock_diag.h>
 
 #include "lib/netaddr.h"
 
 #define BATCH 64
 
+/* Quiet time after a burst before the kernel's drop count is read directly. */
+#define DROPS_IDLE_MS 100
+
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
+#endif
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
 #endif
 
 typedef struct dgram_thread {
     sl_dgram_server_t *s;
-    int fd;
+    unsigned idx;
 } dgram_thread_t;
 
 int sl_dgram_init(sl_dgram_server_t *s, sl_input_t *in, const sl_dgram_conf_t *conf, const int *fds,
@@ -58,11 +69,33 @@ int sl_dgram_init(sl_dgram_server_t *s, sl_input_t *in, const sl_dgram_conf_t *c
     return s->stop_fd < 0 ? -errno : 0;
 }
 
+/* Adds the increase of the socket's drop count (sk_drops, as SO_RXQ_OVFL and SO_MEMINFO
+ * report it) since *seen to dropped_kernel. */
+static void count_kernel_drops(sl_dgram_server_t *s, uint32_t drops, uint32_t *seen)
+{
+    if (drops > *seen) {
+        atomic_fetch_add_explicit(&s->in->stats.dropped_kernel, drops - *seen,
+                                  memory_order_relaxed);
+        *seen = drops;
+    }
+}
+
+/* Reads the socket's drop count now, without a datagram to carry it (see the top comment). */
+static void poll_kernel_drops(sl_dgram_server_t *s, int fd, uint32_t *seen)
+{
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(mem);
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+        len >= (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))
+        count_kernel_drops(s, mem[SK_MEMINFO_DROPS], seen);
+}
+
 static void *dgram_main(void *p)
 {
     dgram_thread_t *t = p;
     sl_dgram_server_t *s = t->s;
-    int fd = t->fd;
+    int fd = s->fds[t->idx];
+    uint32_t *kernel_drops = &s->drops_seen[t->idx];
     free(t);
     size_t size = s->conf.max_message_size ? s->conf.max_message_size : 65536;
     /* One byte more than the limit, to tell a datagram of exactly max bytes from a longer one. */
@@ -75,7 +108,6 @@ static void *dgram_main(void *p)
         char buf[CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } ctl[BATCH];
-    uint32_t kernel_drops = 0;
     char fromhost[SL_NETADDR_STRLEN] = "";
     struct sockaddr_storage last_addr;
     socklen_t last_len = 0;
@@ -87,10 +119,17 @@ static void *dgram_main(void *p)
         free(b);
         return NULL;
     }
+    bool drops_read = true; /* no datagram taken since the drop count was last read */
     for (;;) {
         struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->stop_fd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+        int ready = poll(pfd, 2, drops_read ? -1 : DROPS_IDLE_MS);
+        if (ready < 0 && errno != EINTR)
             break;
+        if (ready == 0) {
+            poll_kernel_drops(s, fd, kernel_drops);
+            drops_read = true;
+            continue;
+        }
         if (pfd[1].revents)
             break;
         if (!(pfd[0].revents & POLLIN))
@@ -110,6 +149,7 @@ static void *dgram_main(void *p)
         int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             continue;
+        drops_read = false;
         sl_input_batch_clock(b);
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &msgs[i].msg_hdr;
@@ -122,11 +162,7 @@ static void *dgram_main(void *p)
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
                     uint32_t drops;
                     memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-                    if (drops > kernel_drops) {
-                        atomic_fetch_add_explicit(&s->in->stats.dropped_kernel,
-                                                  drops - kernel_drops, memory_order_relaxed);
-                        kernel_drops = drops;
-                    }
+                    count_kernel_drops(s, drops, kernel_drops);
                 } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
                     struct ucred cr;
                     memcpy(&cr, CMSG_DATA(c), sizeof(cr));
@@ -152,6 +188,7 @@ static void *dgram_main(void *p)
         }
         sl_input_batch_flush(b);
     }
+    poll_kernel_drops(s, fd, kernel_drops);
     sl_input_batch_free(b);
     free(b);
     free(bufs);
@@ -165,7 +202,7 @@ int sl_dgram_start(sl_dgram_server_t *s)
         if (!t)
             return -ENOMEM;
         t->s = s;
-        t->fd = s->fds[i];
+        t->idx = i;
         int rc = pthread_create(&s->threads[i], NULL, dgram_main, t);
         if (rc != 0) {
             free(t);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "inputs/input.h"
 
@@ -27,6 +28,10 @@ typedef struct sl_dgram_server {
     int stop_fd;
     pthread_t threads[SL_DGRAM_MAX_THREADS];
     unsigned nthreads;
+    /* The kernel's drop count of fds[i] already added to dropped_kernel. It lives as long as
+     * the socket, not the thread, because a reload hands the socket (and its count) over to
+     * a new thread; thread i owns drops_seen[i] while it runs. */
+    uint32_t drops_seen[SL_DGRAM_MAX_THREADS];
 } sl_dgram_server_t;
 
 /* Takes ownership of fds[0..n) (bound datagram sockets; one thread each). */

@@ -8,10 +8,12 @@
  * stops this thread from reading: the senders' TCP windows fill and they wait — flow control
  * without losing anything.
  *
- * Concurrency: connections, framers and the batch belong to the server thread. The counters are
- * the input's atomics (input.h). stop_fd (a write) and pausing (an atomic, set before the
- * write) are the only things other threads touch; between a pause and the next start no
- * server thread runs, and pthread_join/pthread_create order the handover.
+ * Concurrency: connections, framers and the batch belong to the server thread, and so does the
+ * listening socket while it runs (it closes it when stopping; pthread_join orders that before
+ * sl_stream_free looks at listen_fd). The counters are the input's atomics (input.h). stop_fd (a
+ * write) and pausing (an atomic, set before the write) are the only things other threads touch;
+ * between a pause and the next start no server thread runs, and pthread_join/pthread_create order
+ * the handover.
  */
 #include "inputs/stream.h"
 
@@ -25,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +37,9 @@
 #define READ_SIZE (64 * 1024)
 /* Descriptors kept free of connections (see sl_stream_start). */
 #define FD_RESERVE 128
+
+/* How long a stopping server waits for its peers to close their side (see linger). */
+#define STOP_LINGER_MS 500
 
 typedef struct conn {
     struct conn *prev, *next; /* the server's list of open connections */
@@ -174,6 +180,71 @@ static int conn_read(sl_input_batch_t *b, conn_t *c, char *buf)
     return 1;
 }
 
+/*
+ * Stopping, first step: take the connections the kernel has completed but not handed over
+ * yet, and close the listening socket, so that from now on a connect is refused. Otherwise a
+ * sender that reconnects while the daemon drains its queues (a forwarding sluice notices the
+ * closed connection and comes right back) lands in the backlog and writes messages there that
+ * nobody reads: the kernel resets those connections when the socket closes at exit, after
+ * the sender has counted them sent.
+ */
+static void stop_listening(sl_stream_server_t *s)
+{
+    if (s->listen_fd < 0)
+        return;
+    accept_all(s);
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    close(s->listen_fd);
+    s->listen_fd = -1;
+}
+
+/*
+ * Stopping, second step: tell every peer that we are closing (a FIN: shutdown SHUT_WR) and
+ * go on reading until each closes its side, for at most STOP_LINGER_MS. A plain close races
+ * with the sender: bytes that arrive after our last read and before the close are never read,
+ * the kernel answers them with a reset, and the sender, which counted them sent when its
+ * send() returned, loses them. A sender that checks for the FIN between writes (the forward
+ * output does, before every batch) stops writing and closes, so whatever it wrote first is
+ * read here; a sender that ignores it costs at most STOP_LINGER_MS.
+ */
+static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
+{
+    uint64_t v;
+    struct epoll_event evs[64];
+    struct timespec now, end;
+    if (!s->conns)
+        return;
+    /* The stop request has been seen; clear it so that epoll reports connections only. */
+    if (read(s->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    for (conn_t *c = s->conns; c; c = c->next)
+        shutdown(c->fd, SHUT_WR);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += STOP_LINGER_MS / 1000;
+    end.tv_nsec += (long)(STOP_LINGER_MS % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000L;
+    }
+    while (s->conns) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = (end.tv_sec - now.tv_sec) * 1000L + (end.tv_nsec - now.tv_nsec) / 1000000L;
+        if (left <= 0)
+            break;
+        int n = epoll_wait(s->epoll_fd, evs, 64, (int)left);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            conn_t *c = evs[i].data.ptr;
+            if (c == NULL || (void *)c == (void *)s)
+                continue;
+            if (conn_read(b, c, buf) < 0)
+                conn_close(s, b, c);
+        }
+        sl_input_batch_flush(b);
+    }
+}
+
 static void *server_main(void *p)
 {
     sl_stream_server_t *s = p;
@@ -206,9 +277,14 @@ static void *server_main(void *p)
         sl_input_batch_flush(b);
     }
     /* Pausing (a reload): connections stay open with their partial frames; the next thread
-     * goes on where this one stopped, and the senders wait meanwhile. Stopping: take what
-     * each connection has already sent (a bounded number of reads, so a sender that never
-     * pauses cannot hold up shutdown), pass partial lines on, and close. */
+     * goes on where this one stopped, and the senders wait meanwhile. Stopping: see
+     * stop_listening and linger; then take what each connection still has (a bounded
+     * number of reads, so a sender that never pauses cannot hold up shutdown), pass partial
+     * lines on, and close. */
+    if (!atomic_load(&s->pausing)) {
+        stop_listening(s);
+        linger(s, b, buf);
+    }
     while (!atomic_load(&s->pausing) && s->conns) {
         conn_t *c = s->conns;
         for (int i = 0; i < 16 && conn_read(b, c, buf) > 0; i++)

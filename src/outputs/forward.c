@@ -11,7 +11,12 @@
  * UDP: one datagram per record on a connected socket; a refused datagram is not retried (UDP
  * promises nothing), a record too large for a datagram fails alone.
  *
- * Concurrency: an instance belongs to one worker thread (see output.h); no shared state.
+ * Concurrency: an instance belongs to one worker thread (see output.h), except for cancel(),
+ * which the stopping thread calls while the worker may be blocked in send() or connect(): it
+ * shuts the socket down, which wakes the worker with an error. fd_lock guards fd against that
+ * (the worker holds it to publish or close a socket, never while it waits on one, so cancel
+ * never shuts down a number already closed and reused); cancelled is an atomic that the worker
+ * reads before every delivery and connection attempt.
  */
 #include "outputs/forward.h"
 
@@ -19,11 +24,16 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "lib/strbuf.h"
 
@@ -31,7 +41,9 @@ typedef struct fwd_out {
     sl_forward_conf_t conf;
     char *host;
     char *port;
-    int fd;
+    int fd;                  /* written by the worker under fd_lock */
+    pthread_mutex_t fd_lock; /* see Concurrency above */
+    atomic_bool cancelled;
     sl_strbuf_t buf;
     sl_strbuf_t rec;
     size_t *ends; /* end offset of each record in buf */
@@ -66,12 +78,15 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
         return -ENOMEM;
     f->conf = *conf;
     f->fd = -1;
+    pthread_mutex_init(&f->fd_lock, NULL);
+    atomic_init(&f->cancelled, false);
     if (f->conf.connect_timeout_ms <= 0)
         f->conf.connect_timeout_ms = 5000;
     if (split_target(conf->target, &f->host, &f->port) < 0) {
         snprintf(err, errlen, "target '%s': expected host:port", conf->target);
         free(f->host);
         free(f->port);
+        pthread_mutex_destroy(&f->fd_lock);
         free(f);
         return -EINVAL;
     }
@@ -81,9 +96,39 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
 
 static void fwd_close(fwd_out_t *f)
 {
+    pthread_mutex_lock(&f->fd_lock);
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+/* Makes fd the instance's socket, so that cancel() can reach it; false when cancelled. */
+static bool fwd_publish(fwd_out_t *f, int fd)
+{
+    pthread_mutex_lock(&f->fd_lock);
+    bool ok = !atomic_load(&f->cancelled);
+    if (ok)
+        f->fd = fd;
+    pthread_mutex_unlock(&f->fd_lock);
+    return ok;
+}
+
+/*
+ * True when the socket is connected to itself. Linux picks the local port of a connection
+ * from the ephemeral range; when the target is a local port in that range where nothing
+ * listens, it can pick that very port, and the SYN meets itself (TCP simultaneous open): the
+ * connection "succeeds", everything sent comes back to the sender, and every message would
+ * count as delivered while the target is down. The same holds for a connected UDP socket.
+ */
+static bool self_connected(int fd)
+{
+    struct sockaddr_storage local, peer;
+    socklen_t ll = sizeof(local), pl = sizeof(peer);
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+        return false;
+    return ll == pl && memcmp(&local, &peer, ll) == 0;
 }
 
 /* Connects with a timeout. 0 or -errno. */
@@ -102,23 +147,42 @@ static int fwd_connect(fwd_out_t *f)
             rc = -errno;
             continue;
         }
+        if (!fwd_publish(f, fd)) {
+            close(fd);
+            rc = -ECANCELED;
+            break;
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
             rc = -errno;
-            close(fd);
+            fwd_close(f);
             continue;
         }
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int err = 0;
         socklen_t elen = sizeof(err);
         if (poll(&p, 1, f->conf.connect_timeout_ms) != 1 ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
-            rc = err ? -err : -ETIMEDOUT;
-            close(fd);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0 ||
+            atomic_load(&f->cancelled)) {
+            rc = err ? -err : atomic_load(&f->cancelled) ? -ECANCELED : -ETIMEDOUT;
+            fwd_close(f);
+            continue;
+        }
+        if (self_connected(fd)) {
+            rc = -ECONNREFUSED;
+            fwd_close(f);
             continue;
         }
         /* Back to blocking: the worker thread has nothing else to do while sending. */
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        f->fd = fd;
+        /* No Nagle: a batch is formatted whole and sent at once, so holding its tail back
+         * saves nothing, and what send() took must reach the peer now. With Nagle a short
+         * batch waited in this socket for the peer's (delayed) ACK, up to 40 ms, after
+         * deliver() had counted it delivered; a peer that closed meanwhile never saw it and
+         * the connection was reset: messages lost without a counter. */
+        if (f->conf.protocol == SL_FWD_TCP) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         rc = 0;
         break;
     }
@@ -221,6 +285,8 @@ static sl_out_status_t fwd_deliver(void *inst, sl_msg_t *const *msgs, size_t n, 
 {
     fwd_out_t *f = inst;
     *done = 0;
+    if (atomic_load(&f->cancelled))
+        return SL_OUT_RETRY;
     if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP && peer_gone(f->fd))
         fwd_close(f);
     if (f->fd < 0 && fwd_connect(f) < 0)
@@ -241,6 +307,20 @@ static void fwd_reopen(void *inst)
     fwd_close(inst);
 }
 
+/* A blocked send() or connect() fails at once with the socket shut down (see the top). What
+ * send() already took is still sent, so the peer gets every record counted delivered. A UDP
+ * send does not wait on the peer, and one shut down would fail in a way deliver_udp counts as
+ * UDP's loss: UDP sockets are left alone, the flag stops the next delivery. */
+static void fwd_cancel(void *inst)
+{
+    fwd_out_t *f = inst;
+    pthread_mutex_lock(&f->fd_lock);
+    atomic_store(&f->cancelled, true);
+    if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP)
+        shutdown(f->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
 static void fwd_destroy(void *inst)
 {
     fwd_out_t *f = inst;
@@ -252,6 +332,7 @@ static void fwd_destroy(void *inst)
     free(f->ends);
     free(f->host);
     free(f->port);
+    pthread_mutex_destroy(&f->fd_lock);
     free(f);
 }
 
@@ -260,5 +341,6 @@ const sl_output_ops_t sl_forward_ops = {
     .deliver = fwd_deliver,
     .flush = fwd_flush,
     .reopen = fwd_reopen,
+    .cancel = fwd_cancel,
     .destroy = fwd_destroy,
 };

@@ -33,6 +33,11 @@ typedef struct sl_output_ops {
     sl_out_status_t (*flush)(void *inst);
     /* Closes files or connections so the next write opens them anew (SIGHUP, logrotate). */
     void (*reopen)(void *inst);
+    /* Optional (NULL: never blocks for long). The one operation called from another thread
+     * than the instance's worker: at shutdown, once the deadline has passed, it makes a
+     * deliver() that is blocked (a peer that stopped reading) return soon with SL_OUT_RETRY,
+     * and every later one too. It must be safe to call while deliver() runs. */
+    void (*cancel)(void *inst);
     void (*destroy)(void *inst);
 } sl_output_ops_t;
 
