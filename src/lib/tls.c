@@ -13,6 +13,10 @@
 
 #if SL_HAVE_OPENSSL
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -188,6 +192,66 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method, char *err, size_t errlen)
     return ctx;
 }
 
+/* Where the allowed peer names and a refused client's subject are kept: the server context
+ * holds a copy of its configuration, a refused connection the subject for the log line. */
+static int conf_idx = -1, refused_idx = -1;
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static void free_refused(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                         void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
+
+static void free_conf(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (ptr)
+        sl_tls_conf_free(ptr);
+    free(ptr);
+}
+
+static void make_indexes(void)
+{
+    conf_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_conf);
+    refused_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_refused);
+}
+
+static bool cert_has_name(X509 *cert, char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (X509_check_host(cert, names[i], 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1)
+            return true;
+    }
+    return false;
+}
+
+/* Runs for every certificate of the client's chain; the client's own comes last (depth 0). */
+static int verify_peer_name(int ok, X509_STORE_CTX *store)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0)
+        return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const sl_tls_conf_t *c = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), conf_idx) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    if (!c || !cert || cert_has_name(cert, c->allowed_peers, c->nallowed_peers))
+        return ok;
+    char subject[256];
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+    SSL_set_ex_data(ssl, refused_idx, strdup(subject));
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+}
+
 int sl_tls_server_ctx(const sl_tls_conf_t *c, SSL_CTX **out, char *err, size_t errlen)
 {
     int rc;
@@ -224,7 +288,23 @@ int sl_tls_server_ctx(const sl_tls_conf_t *c, SSL_CTX **out, char *err, size_t e
         mode = SSL_VERIFY_PEER;
     else if (c->client_auth == SL_TLS_CLIENT_AUTH_REQUIRE)
         mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, NULL);
+    if (c->nallowed_peers) {
+        /* The context keeps its own copy of the names: it may outlive c. */
+        pthread_once(&idx_once, make_indexes);
+        sl_tls_conf_t *copy = calloc(1, sizeof(*copy));
+        if (!copy || conf_idx < 0 || refused_idx < 0 || sl_tls_conf_copy(copy, c) < 0 ||
+            SSL_CTX_set_ex_data(ctx, conf_idx, copy) != 1) {
+            if (copy)
+                sl_tls_conf_free(copy);
+            free(copy);
+            snprintf(err, errlen, "out of memory");
+            rc = -ENOMEM;
+            goto fail;
+        }
+        SSL_CTX_set_verify(ctx, mode, verify_peer_name);
+    } else {
+        SSL_CTX_set_verify(ctx, mode, NULL);
+    }
     /* Session resumption with client certificates needs a context id. */
     static const unsigned char sid[] = "sluice";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
@@ -287,21 +367,82 @@ int sl_tls_expect_name(SSL *ssl, const char *name)
     return 0;
 }
 
-bool sl_tls_peer_allowed(SSL *ssl, char *const *names, size_t n, char *subject, size_t subjlen)
+static int note_cert_request(SSL *ssl, void *arg)
 {
-    X509 *cert = SSL_get1_peer_certificate(ssl);
-    bool ok = false;
-    if (!cert) {
-        snprintf(subject, subjlen, "no certificate");
-        return n == 0;
+    (void)ssl;
+    *(bool *)arg = true;
+    return 1;
+}
+
+void sl_tls_track_cert_request(SSL *ssl, bool *requested)
+{
+    *requested = false;
+    SSL_set_cert_cb(ssl, note_cert_request, requested);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Reads without waiting: 1 when the session is over (why set), 0 when nothing more is there. */
+static int drain(SSL *ssl, char *why, size_t len)
+{
+    char c[256];
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_read(ssl, c, sizeof(c));
+        if (r > 0)
+            continue; /* a syslog receiver has nothing to say: ignored */
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        sl_tls_describe_error(ssl, r, why, len);
+        return 1;
     }
-    X509_NAME_oneline(X509_get_subject_name(cert), subject, (int)subjlen);
-    if (n == 0)
-        ok = true;
-    for (size_t i = 0; i < n && !ok; i++)
-        ok = X509_check_host(cert, names[i], 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
-    X509_free(cert);
-    return ok;
+}
+
+int sl_tls_client_confirm(SSL *ssl, int fd, bool cert_requested, int timeout_ms, char *why,
+                          size_t len)
+{
+    if (!cert_requested || SSL_version(ssl) < TLS1_3_VERSION)
+        return 0;
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = 0;
+    for (;;) {
+        long left = timeout_ms - ms_since(&t0);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) == 0)
+            break; /* nothing sent: taken as accepted */
+        if (drain(ssl, why, len)) {
+            rc = -EPROTO;
+            break;
+        }
+        /* Something came and the session goes on (session tickets): accepted. A partial
+         * record would leave nothing processed, so wait for the rest. */
+        if (SSL_get_session(ssl) && SSL_SESSION_is_resumable(SSL_get_session(ssl)))
+            break;
+    }
+    fcntl(fd, F_SETFL, flags);
+    return rc;
+}
+
+int sl_tls_peer_closed(SSL *ssl, int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) != 1)
+        return 0;
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    char why[SL_TLS_ERRLEN];
+    int over = drain(ssl, why, sizeof(why));
+    fcntl(fd, F_SETFL, flags);
+    return over;
 }
 
 void sl_tls_describe_error(SSL *ssl, int rc, char *buf, size_t len)
@@ -322,7 +463,12 @@ void sl_tls_describe_error(SSL *ssl, int rc, char *buf, size_t len)
             snprintf(buf, len, "%s", strerror(saved));
         break;
     case SSL_ERROR_SSL:
-        if (vr != X509_V_OK) {
+        if (vr == X509_V_ERR_APPLICATION_VERIFICATION && refused_idx >= 0 &&
+            SSL_get_ex_data(ssl, refused_idx)) {
+            snprintf(buf, len, "the client certificate (%s) carries none of the allowed peer names",
+                     (const char *)SSL_get_ex_data(ssl, refused_idx));
+            ERR_clear_error();
+        } else if (vr != X509_V_OK) {
             snprintf(buf, len, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
             ERR_clear_error();
         } else {
@@ -373,14 +519,28 @@ int sl_tls_expect_name(struct ssl_st *ssl, const char *name)
     return -ENOTSUP;
 }
 
-bool sl_tls_peer_allowed(struct ssl_st *ssl, char *const *names, size_t n, char *subject,
-                         size_t subjlen)
+void sl_tls_track_cert_request(struct ssl_st *ssl, bool *requested)
 {
     (void)ssl;
-    (void)names;
-    (void)n;
-    snprintf(subject, subjlen, "no certificate");
-    return false;
+    *requested = false;
+}
+
+int sl_tls_client_confirm(struct ssl_st *ssl, int fd, bool cert_requested, int timeout_ms,
+                          char *why, size_t len)
+{
+    (void)ssl;
+    (void)fd;
+    (void)cert_requested;
+    (void)timeout_ms;
+    snprintf(why, len, NO_TLS);
+    return -ENOTSUP;
+}
+
+int sl_tls_peer_closed(struct ssl_st *ssl, int fd)
+{
+    (void)ssl;
+    (void)fd;
+    return 1;
 }
 
 void sl_tls_describe_error(struct ssl_st *ssl, int rc, char *buf, size_t len)

@@ -11,8 +11,8 @@
  * Choices (see docs/tls-relp.md): TLS 1.2 or newer; a client always verifies the server's
  * certificate (against ca_file, else the system's store) and its name (the target's host, or
  * server_name); a server asks for a client certificate only with client_auth optional or
- * require, and then verifies it against ca_file. Allowed peer names are checked after the
- * handshake, so that the refusal can be logged with the names the certificate carries.
+ * require, and then verifies it against ca_file, and its names against allowed_peers, during
+ * the handshake, so that a refused client sees a TLS alert rather than a closed connection.
  *
  * The header compiles without OpenSSL (the types are only declared); in a build without it every
  * function fails with -ENOTSUP and says so, so callers need no #if of their own.
@@ -65,7 +65,9 @@ char *sl_tls_conf_describe(const sl_tls_conf_t *c);
 
 /*
  * Builds a server context: cert_file and key_file are required, ca_file is required with
- * client_auth optional or require. Returns 0, or a negative errno with a sentence in err.
+ * client_auth optional or require. With allowed_peers the client certificate's names are
+ * checked during the handshake (the client is refused with a TLS alert, and
+ * sl_tls_describe_error says why). Returns 0, or a negative errno with a sentence in err.
  */
 int sl_tls_server_ctx(const sl_tls_conf_t *conf, struct ssl_ctx_st **out, char *err, size_t errlen);
 
@@ -85,12 +87,27 @@ void sl_tls_ctx_free(struct ssl_ctx_st *ctx);
 int sl_tls_expect_name(struct ssl_st *ssl, const char *name);
 
 /*
- * After a server handshake: whether the client's certificate carries one of names (a DNS
- * name or the common name, as X509_check_host matches them). subject receives the
- * certificate's subject for log messages ("no certificate" when there is none).
+ * Client connections: *requested becomes true when the server asks for a client certificate
+ * (set before the handshake; requested must outlive it).
  */
-bool sl_tls_peer_allowed(struct ssl_st *ssl, char *const *names, size_t n, char *subject,
-                         size_t subjlen);
+void sl_tls_track_cert_request(struct ssl_st *ssl, bool *requested);
+
+/*
+ * After a client handshake: with TLS 1.3 a server judges the client's certificate only after
+ * the client has finished its handshake, so a refused client would write its first records
+ * into a closing connection. When a certificate was asked for, this waits (up to timeout_ms)
+ * for the server's first message after the handshake: session tickets mean accepted, an alert
+ * means refused. A server that sends nothing is taken as accepting at the deadline. fd is the
+ * connection's socket (blocking or not; left as it was). Returns 0, or -EPROTO with why.
+ */
+int sl_tls_client_confirm(struct ssl_st *ssl, int fd, bool cert_requested, int timeout_ms,
+                          char *why, size_t len);
+
+/*
+ * Reads whatever the peer sent without waiting (session tickets, alerts, close_notify); 1 when
+ * the session or the connection is over, else 0. fd as above.
+ */
+int sl_tls_peer_closed(struct ssl_st *ssl, int fd);
 
 /*
  * Describes why an SSL call returned rc: the certificate check that failed ("certificate

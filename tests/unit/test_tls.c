@@ -11,9 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -280,6 +283,7 @@ static void test_conf_copy(void **state)
 
 typedef struct hs {
     SSL *cli, *srv;
+    bool cert_requested;
     int cli_rc, srv_rc;
     char cli_err[SL_TLS_ERRLEN], srv_err[SL_TLS_ERRLEN];
 } hs_t;
@@ -298,6 +302,7 @@ static int handshake(hs_t *h, struct ssl_ctx_st *sctx, struct ssl_ctx_st *cctx, 
     SSL_set_accept_state(h->srv);
     if (name)
         assert_int_equal(sl_tls_expect_name(h->cli, name), 0);
+    sl_tls_track_cert_request(h->cli, &h->cert_requested);
     bool cdone = false, sdone = false;
     for (int i = 0; i < 100 && !(cdone && sdone); i++) {
         if (!cdone) {
@@ -406,26 +411,36 @@ static void test_mutual_auth(void **state)
     hs_t h;
     assert_int_not_equal(handshake(&h, s, anon, "localhost"), 0);
     assert_non_null(strstr(h.srv_err, "did not return a certificate"));
+    assert_true(h.cert_requested);
     hs_free(&h);
     assert_int_not_equal(handshake(&h, s, rogue, "localhost"), 0);
     assert_non_null(strstr(h.srv_err, "certificate verify failed"));
     hs_free(&h);
     assert_int_equal(handshake(&h, s, with, "localhost"), 0);
-    char subject[256];
-    assert_true(sl_tls_peer_allowed(h.srv, NULL, 0, subject, sizeof(subject)));
-    assert_non_null(strstr(subject, "CN=client1"));
-    char *ok[] = {"other.example", "client1.example"};
-    char *no[] = {"client2.example", "client1"};
-    assert_true(sl_tls_peer_allowed(h.srv, ok, 2, subject, sizeof(subject)));
-    /* The common name counts only when the certificate has no DNS names. */
-    assert_false(sl_tls_peer_allowed(h.srv, no, 2, subject, sizeof(subject)));
+    assert_true(h.cert_requested);
     hs_free(&h);
     sl_tls_ctx_free(s);
-    /* Without client_auth no certificate is asked for, and none is seen. */
+
+    /* Allowed peer names: a DNS name of the certificate; the common name counts only when the
+     * certificate has no DNS names. */
+    char *ok[] = {"other.example", "client1.example"};
+    char *no[] = {"client2.example", "client1"};
+    s = srv_ctx("server.pem", "server.key", SL_TLS_CLIENT_AUTH_REQUIRE, ok, 2);
+    assert_int_equal(handshake(&h, s, with, "localhost"), 0);
+    hs_free(&h);
+    sl_tls_ctx_free(s);
+    s = srv_ctx("server.pem", "server.key", SL_TLS_CLIENT_AUTH_REQUIRE, no, 2);
+    assert_int_not_equal(handshake(&h, s, with, "localhost"), 0);
+    if (!strstr(h.srv_err, "(/CN=client1) carries none of the allowed peer names"))
+        fail_msg("server error: %s", h.srv_err);
+    hs_free(&h);
+    sl_tls_ctx_free(s);
+
+    /* Without client_auth no certificate is asked for. */
     s = srv_ctx("server.pem", "server.key", SL_TLS_CLIENT_AUTH_NONE, NULL, 0);
     assert_int_equal(handshake(&h, s, with, "localhost"), 0);
-    assert_false(sl_tls_peer_allowed(h.srv, ok, 2, subject, sizeof(subject)));
-    assert_string_equal(subject, "no certificate");
+    assert_false(h.cert_requested);
+    assert_null(SSL_get0_peer_certificate(h.srv));
     hs_free(&h);
     sl_tls_ctx_free(s);
     sl_tls_ctx_free(anon);
@@ -433,8 +448,80 @@ static void test_mutual_auth(void **state)
     sl_tls_ctx_free(rogue);
 }
 
+/* The client learns of a TLS 1.3 refusal only after its handshake: sl_tls_client_confirm waits
+ * for the server's verdict over a socket pair, with the server run in a second thread. */
+typedef struct srv_thread {
+    struct ssl_ctx_st *ctx;
+    int fd;
+    int rc;
+} srv_thread_t;
+
+static void *serve_one(void *p)
+{
+    srv_thread_t *st = p;
+    SSL *ssl = SSL_new(st->ctx);
+    SSL_set_fd(ssl, st->fd);
+    st->rc = SSL_accept(ssl);
+    if (st->rc == 1) {
+        char c;
+        SSL_read(ssl, &c, 1); /* until the client closes */
+    }
+    SSL_free(ssl);
+    close(st->fd);
+    return NULL;
+}
+
+static int confirm_against(struct ssl_ctx_st *sctx, struct ssl_ctx_st *cctx, char *why, size_t len,
+                           bool *requested)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    srv_thread_t st = {sctx, sv[1], 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_one, &st), 0);
+    SSL *ssl = SSL_new(cctx);
+    SSL_set_fd(ssl, sv[0]);
+    assert_int_equal(sl_tls_expect_name(ssl, "localhost"), 0);
+    sl_tls_track_cert_request(ssl, requested);
+    int rc = SSL_connect(ssl) == 1 ? 0 : -1;
+    if (rc == 0)
+        rc = sl_tls_client_confirm(ssl, sv[0], *requested, 10000, why, len);
+    else
+        sl_tls_describe_error(ssl, -1, why, len);
+    if (rc == 0)
+        assert_int_equal(sl_tls_peer_closed(ssl, sv[0]), 0);
+    SSL_free(ssl);
+    close(sv[0]);
+    pthread_join(th, NULL);
+    return rc;
+}
+
+static void test_client_confirm(void **state)
+{
+    (void)state;
+    struct ssl_ctx_st *s = srv_ctx("server.pem", "server.key", SL_TLS_CLIENT_AUTH_REQUIRE, NULL, 0);
+    struct ssl_ctx_st *anon = client_ctx(NULL, NULL, "ca.pem");
+    struct ssl_ctx_st *with = client_ctx("client.pem", "client.key", "ca.pem");
+    char why[SL_TLS_ERRLEN] = "";
+    bool requested;
+    assert_int_equal(confirm_against(s, with, why, sizeof(why), &requested), 0);
+    assert_true(requested);
+    assert_int_equal(confirm_against(s, anon, why, sizeof(why), &requested), -EPROTO);
+    if (!strstr(why, "certificate required"))
+        fail_msg("client error: %s", why);
+    sl_tls_ctx_free(s);
+    s = srv_ctx("server.pem", "server.key", SL_TLS_CLIENT_AUTH_NONE, NULL, 0);
+    assert_int_equal(confirm_against(s, anon, why, sizeof(why), &requested), 0);
+    assert_false(requested);
+    sl_tls_ctx_free(s);
+    sl_tls_ctx_free(anon);
+    sl_tls_ctx_free(with);
+}
+
 int main(void)
 {
+    /* As in sluiced: a write to a connection the peer closed is an error, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_ok),
         cmocka_unit_test(test_missing_files),
@@ -444,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_conf_copy),
         cmocka_unit_test(test_server_name_checked),
         cmocka_unit_test(test_mutual_auth),
+        cmocka_unit_test(test_client_confirm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
