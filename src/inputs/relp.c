@@ -7,8 +7,9 @@
  * and routes it at once (a batch of one): when the acknowledgement goes out, the message is in
  * every matching action's queue. Routing blocks while a queue is full; the engine thread then
  * sends no acknowledgements and reads nothing, the senders' windows fill and they wait — flow
- * control without loss. A message that cannot be parsed for lack of memory is refused ("500"),
- * so the sender keeps and resends it.
+ * control without loss. librelp answers "200 OK" whatever the callback returns, so a message
+ * that cannot be parsed for lack of memory is acknowledged and lost: it is counted
+ * (dropped.no_memory), as for every other input.
  *
  * Stopping: relpEngineSetStop only sets a flag that the loop reads after epoll_wait returns, so
  * the stopping thread then connects to the listening socket to wake it (the connection is never
