@@ -107,16 +107,6 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
     return 0;
 }
 
-/* Logs a TLS failure unless it is the one logged last (a lasting failure is logged once; the
- * action's suspension shows in the stats meanwhile). */
-static void tls_log(fwd_out_t *f, const char *what, const char *why)
-{
-    if (strcmp(f->last_error, why) == 0)
-        return;
-    snprintf(f->last_error, sizeof(f->last_error), "%s", why);
-    fprintf(stderr, "sluiced: forward to %s: %s: %s\n", f->conf.target, what, why);
-}
-
 static void fwd_close(fwd_out_t *f)
 {
 #if SL_HAVE_OPENSSL
@@ -134,6 +124,16 @@ static void fwd_close(fwd_out_t *f)
 }
 
 #if SL_HAVE_OPENSSL
+/* Logs a TLS failure unless it is the one logged last (a lasting failure is logged once; the
+ * action's suspension shows in the stats meanwhile). */
+static void tls_log(fwd_out_t *f, const char *what, const char *why)
+{
+    if (strcmp(f->last_error, why) == 0)
+        return;
+    snprintf(f->last_error, sizeof(f->last_error), "%s", why);
+    fprintf(stderr, "sluiced: forward to %s: %s: %s\n", f->conf.target, what, why);
+}
+
 static void set_io_timeout(int fd, int ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
