@@ -477,6 +477,25 @@ def test_relp_sluice_to_sluice(tmp_path):
 
 
 @needs_relp
+def test_relp_receiver_reloads_midstream(tmp_path):
+    """A reload keeps the relp input (same settings): its sessions stay open, the senders wait
+    for their acknowledgements during the switch, and every message arrives exactly once."""
+    big = 10000
+    with Sluiced(tmp_path / "rx", RELP_RX.format(port=0, out="{dir}/out.log")) as rx:
+        with Sluiced(tmp_path / "tx", forwarder("relp", rx.port("relpin"))) as tx:
+            tcp_send(tx.port("in"), numbered(big))
+            wait_for(lambda: len(seqs(rx.dir / "out.log")) > 100, what="messages flowing")
+            rx.signal(signal.SIGHUP)
+            log_has(rx, "configuration reloaded")
+            rx.signal(signal.SIGHUP)
+            wait_for(lambda: rx.log_text().count("configuration reloaded") == 2, what="reload 2")
+            tx.wait_delivered("fwd", big, timeout=60)
+            wait_all(rx.dir / "out.log", big)
+            assert "session broken" not in tx.log_text()
+        assert rx.input("relpin")["received"] == big
+
+
+@needs_relp
 def test_relp_receiver_restarts_nothing_lost(tmp_path):
     """The receiver goes away twice in the middle of the stream — stopped (it says
     "serverclose") and killed (the connection just breaks) — and comes back on the same port:
