@@ -250,6 +250,14 @@ static int relp_bind(sl_input_t *in, char *err, size_t errlen)
     }
     rc = find_listener(r, before, nbefore);
     free(before);
+    if (rc < 0 && strcmp(r->port, "0") != 0) {
+        /* The address is known anyway; it is needed to wake the loop when stopping. */
+        sl_hostport_t hp;
+        const char *why;
+        if (sl_netaddr_parse(r->listen, 2514, &hp, &why) == 0 &&
+            sl_netaddr_resolve(&hp, SOCK_STREAM, SL_RESOLVE_PASSIVE, &r->bound, 1, &why) > 0)
+            r->have_bound = true;
+    }
     if (rc < 0 && r->port_file) {
         snprintf(err, errlen, "port_file %s: the RELP listening socket was not found",
                  r->port_file);
@@ -305,20 +313,38 @@ static void relp_pause(sl_input_t *in)
 }
 
 /* Connects to the listening socket so that the loop's epoll_wait returns and sees the stop. */
+static int connect_to(const sl_sockaddr_t *a)
+{
+    int fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 static void wake_loop(relp_input_t *r)
 {
     sl_sockaddr_t a = r->bound;
+    bool any6 = a.u.sa.sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&a.u.in6.sin6_addr);
     if (a.u.sa.sa_family == AF_INET && a.u.in.sin_addr.s_addr == htonl(INADDR_ANY))
         a.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (a.u.sa.sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&a.u.in6.sin6_addr))
+    if (any6)
         a.u.in6.sin6_addr = in6addr_loopback;
-    int fd = socket(a.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    if (connect(fd, &a.u.sa, a.len) < 0)
-        fprintf(stderr, "sluiced: input %s: cannot wake the RELP engine: %s\n", r->in->name,
-                strerror(errno));
-    close(fd);
+    int rc = connect_to(&a);
+    if (rc < 0 && any6) {
+        /* "Any" is an IPv4 socket too, and a host may have no IPv6 loopback. */
+        sl_sockaddr_t v4 = {.len = sizeof(struct sockaddr_in)};
+        v4.u.in.sin_family = AF_INET;
+        v4.u.in.sin_port = a.u.in6.sin6_port;
+        v4.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        rc = connect_to(&v4);
+    }
+    if (rc < 0)
+        fprintf(stderr,
+                "sluiced: input %s: cannot wake the RELP engine (%s); it stops with the "
+                "next connection\n",
+                r->in->name, strerror(-rc));
 }
 
 static void relp_stop(sl_input_t *in)

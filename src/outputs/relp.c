@@ -496,7 +496,8 @@ static size_t send_batch(relp_out_t *o, sl_msg_t *const *msgs, size_t n)
         if (format_record(o, msgs[i]) < 0 ||
             put_frame(&o->out, o->txnr, "syslog", o->rec.data, o->rec.len) < 0) {
             fail(o, "out of memory");
-            return 0; /* the session is intact: nothing was sent */
+            o->txnr = first; /* nothing was sent: the session goes on where it was */
+            return 0;
         }
         o->txnr = txnr_next(o->txnr);
         o->ends[i] = o->out.len;
