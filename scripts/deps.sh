@@ -4,7 +4,7 @@
 #   usage: scripts/deps.sh [build|test|bench]
 set -eu
 what=${1:-build}
-pkgs="build-essential cmake pkg-config libyaml-dev libpcre2-dev libsystemd-dev"
+pkgs="build-essential cmake pkg-config libyaml-dev libpcre2-dev libsystemd-dev libssl-dev librelp-dev"
 case $what in
 test|bench)
     pkgs="$pkgs libcmocka-dev python3-pytest clang libclang-rt-14-dev util-linux socat"
@@ -12,7 +12,9 @@ test|bench)
     pkgs="$pkgs libjemalloc2 libmimalloc2.0"
     # rsyslog is the peer of the differential test. Its package would start a system service;
     # policy-rc.d keeps it from starting (we run private instances only).
-    pkgs="$pkgs rsyslog" ;;
+    pkgs="$pkgs rsyslog"
+    # The TLS and RELP interoperability tests run rsyslog's TLS driver and RELP modules.
+    pkgs="$pkgs rsyslog-relp rsyslog-openssl openssl" ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -55,10 +55,13 @@ static void usage(FILE *f)
 static void print_version(void)
 {
     printf("sluiced %s\n", SL_VERSION);
-    printf("inputs: tcp udp unix unix-stream\n");
-    printf("outputs: file forward stdout discard\n");
-    printf("modules: pcre2=%s systemd=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
-           SL_HAVE_SYSTEMD ? "yes" : "no");
+    printf("inputs: tcp udp unix unix-stream%s%s\n", SL_HAVE_OPENSSL ? " tls" : "",
+           SL_HAVE_RELP ? " relp" : "");
+    printf("outputs: file forward (udp tcp%s relp) stdout discard\n",
+           SL_HAVE_OPENSSL ? " tls" : "");
+    printf("modules: pcre2=%s systemd=%s openssl=%s relp=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
+           SL_HAVE_SYSTEMD ? "yes" : "no", SL_HAVE_OPENSSL ? "yes" : "no",
+           SL_HAVE_RELP ? "yes" : "no");
     printf("build: %s%s%s\n", SL_BUILD_TYPE, SL_SANITIZERS[0] ? ", sanitizers: " : "",
            SL_SANITIZERS);
 }

@@ -16,12 +16,17 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include "sl_config.h"
 #include "core/cfg.h"
 #include "core/cfg_legacy.h"
 #include "core/runtime.h"
 #include "inputs/net.h"
+#include "inputs/relp.h"
+#include "inputs/tls.h"
+#include "lib/tls.h"
 #include "outputs/file.h"
 #include "outputs/forward.h"
+#include "outputs/relp.h"
 #include "outputs/simple.h"
 #include "rules/selector.h"
 #include "rules/where.h"
@@ -118,9 +123,11 @@ typedef struct input_conf {
     int64_t threads;
     uint64_t receive_buffer;
     unsigned socket_mode;
+    const sl_cfg_node_t *tls;
 } input_conf_t;
 
-static const char *const input_types[] = {"tcp", "udp", "unix", "unix-stream", NULL};
+enum { IN_TLS = 4, IN_RELP = 5 };
+static const char *const input_types[] = {"tcp", "udp", "unix", "unix-stream", "tls", "relp", NULL};
 static const char *const framings[] = {"auto", "octet-counted", "lf", NULL};
 
 static const sl_cfg_key_t input_keys[] = {
@@ -134,11 +141,12 @@ static const sl_cfg_key_t input_keys[] = {
      .required = true,
      .offset = offsetof(input_conf_t, type),
      .choices = input_types,
-     .help = "tcp, udp, unix (datagram, like /dev/log) or unix-stream"},
+     .help = "tcp, udp, unix (datagram, like /dev/log), unix-stream, tls or relp"},
     {.name = "listen",
      .type = SL_CFG_STR,
      .offset = offsetof(input_conf_t, listen),
-     .help = "tcp/udp: address:port to listen on (\"127.0.0.1:514\", \"[::]:514\", \"*:514\")"},
+     .help = "tcp/udp/tls/relp: address:port to listen on (\"127.0.0.1:514\", \"[::]:514\", "
+             "\"*:514\")"},
     {.name = "path",
      .type = SL_CFG_STR,
      .offset = offsetof(input_conf_t, path),
@@ -146,7 +154,7 @@ static const sl_cfg_key_t input_keys[] = {
     {.name = "port_file",
      .type = SL_CFG_STR,
      .offset = offsetof(input_conf_t, port_file),
-     .help = "tcp/udp: write the bound port here (useful with port 0)"},
+     .help = "tcp/udp/tls/relp: write the bound port here (useful with port 0)"},
     {.name = "framing",
      .type = SL_CFG_ENUM,
      .offset = offsetof(input_conf_t, framing),
@@ -184,8 +192,109 @@ static const sl_cfg_key_t input_keys[] = {
      .offset = offsetof(input_conf_t, socket_mode),
      .def = "0666",
      .help = "unix: permissions of the socket file"},
+    {.name = "tls",
+     .type = SL_CFG_NODE,
+     .offset = offsetof(input_conf_t, tls),
+     .help = "tls: {cert_file, key_file, ca_file, client_auth, allowed_peers}"},
     {0},
 };
+
+/* The tls map of a tls input (server) and of a forward action with protocol tls (client). */
+typedef struct tls_keys_conf {
+    char *cert_file;
+    char *key_file;
+    char *ca_file;
+    int client_auth;
+    const sl_cfg_node_t *allowed_peers;
+    char *server_name;
+} tls_keys_conf_t;
+
+static const char *const client_auths[] = {"none", "optional", "require", NULL};
+
+#define TLS_COMMON_KEYS                                                                            \
+    {.name = "cert_file",                                                                          \
+     .type = SL_CFG_STR,                                                                           \
+     .offset = offsetof(tls_keys_conf_t, cert_file),                                               \
+     .help = "PEM certificate (then intermediates) presented to the peer"},                        \
+        {.name = "key_file",                                                                       \
+         .type = SL_CFG_STR,                                                                       \
+         .offset = offsetof(tls_keys_conf_t, key_file),                                            \
+         .help = "PEM private key of cert_file"},                                                  \
+    {                                                                                              \
+        .name = "ca_file", .type = SL_CFG_STR, .offset = offsetof(tls_keys_conf_t, ca_file),       \
+        .help = "PEM CA certificates the peer's certificate must chain to"                         \
+    }
+
+static const sl_cfg_key_t tls_server_keys[] = {
+    TLS_COMMON_KEYS,
+    {.name = "client_auth",
+     .type = SL_CFG_ENUM,
+     .offset = offsetof(tls_keys_conf_t, client_auth),
+     .choices = client_auths,
+     .def = "none",
+     .help = "client certificates: none, optional (verified when sent) or require"},
+    {.name = "allowed_peers",
+     .type = SL_CFG_NODE,
+     .offset = offsetof(tls_keys_conf_t, allowed_peers),
+     .help = "list of names one of which the client certificate must carry"},
+    {0},
+};
+
+static const sl_cfg_key_t tls_client_keys[] = {
+    TLS_COMMON_KEYS,
+    {.name = "server_name",
+     .type = SL_CFG_STR,
+     .offset = offsetof(tls_keys_conf_t, server_name),
+     .help = "name the server certificate must carry (default: the target's host)"},
+    {0},
+};
+
+/* Reads a tls map into out (which then owns its strings). 0 or -EINVAL (reported). */
+static int load_tls(sl_cfg_errs_t *errs, const sl_cfg_node_t *node, bool server, sl_tls_conf_t *out)
+{
+    const sl_cfg_key_t *keys = server ? tls_server_keys : tls_client_keys;
+    tls_keys_conf_t k = {0};
+    int rc = -EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (sl_cfg_apply(node, keys, &k, errs) < 0)
+        goto out;
+    const sl_cfg_node_t *peers = k.allowed_peers;
+    if (peers && peers->type != SL_CFG_LIST) {
+        sl_cfg_errs_add(errs, &peers->pos, "allowed_peers: expected a list of names, found %s",
+                        sl_cfg_node_kind(peers));
+        goto out;
+    }
+    sl_tls_conf_t tmp = {.cert_file = k.cert_file,
+                         .key_file = k.key_file,
+                         .ca_file = k.ca_file,
+                         .client_auth = (sl_tls_client_auth_t)k.client_auth,
+                         .server_name = k.server_name};
+    char *names[64];
+    if (peers) {
+        if (peers->n > sizeof(names) / sizeof(names[0])) {
+            sl_cfg_errs_add(errs, &peers->pos, "allowed_peers: at most 64 names");
+            goto out;
+        }
+        for (size_t i = 0; i < peers->n; i++) {
+            const sl_cfg_node_t *p = peers->items[i];
+            if (p->type != SL_CFG_SCALAR || sl_cfg_node_is_null(p) || strlen(p->str) != p->len) {
+                sl_cfg_errs_add(errs, &p->pos, "allowed_peers: expected a name");
+                goto out;
+            }
+            names[i] = p->str;
+        }
+        tmp.allowed_peers = names;
+        tmp.nallowed_peers = peers->n;
+    }
+    if (sl_tls_conf_copy(out, &tmp) < 0) {
+        sl_cfg_errs_add(errs, &node->pos, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    sl_cfg_release(keys, &k);
+    return rc;
+}
 
 typedef struct action_conf {
     /* Common to every action type. */
@@ -212,10 +321,14 @@ typedef struct action_conf {
     int protocol;
     int fwd_framing;
     int64_t connect_timeout_ms;
+    int64_t ack_timeout_ms;
+    int64_t window;
+    const sl_cfg_node_t *tls;
 } action_conf_t;
 
 enum { ACT_FILE, ACT_FORWARD, ACT_STDOUT, ACT_DISCARD };
 static const char *const action_types[] = {"file", "forward", "stdout", "discard", NULL};
+enum { PROTO_UDP, PROTO_TCP, PROTO_TLS, PROTO_RELP };
 static const char *const protocols[] = {"udp", "tcp", "tls", "relp", NULL};
 static const char *const fwd_framings[] = {"octet-counted", "lf", NULL};
 
@@ -325,19 +438,36 @@ static const sl_cfg_key_t forward_keys[] = {
      .offset = offsetof(action_conf_t, protocol),
      .choices = protocols,
      .def = "tcp",
-     .help = "udp or tcp"},
+     .help = "udp, tcp, tls (RFC 5425) or relp"},
     {.name = "framing",
      .type = SL_CFG_ENUM,
      .offset = offsetof(action_conf_t, fwd_framing),
      .choices = fwd_framings,
      .def = "octet-counted",
-     .help = "tcp framing: octet-counted or lf"},
+     .help = "tcp/tls framing: octet-counted or lf"},
     {.name = "connect_timeout",
      .type = SL_CFG_DURATION,
      .offset = offsetof(action_conf_t, connect_timeout_ms),
      .def = "5s",
      .min = 1,
-     .help = "give up a connection attempt after this long"},
+     .help = "give up a connection attempt (and a TLS handshake) after this long"},
+    {.name = "ack_timeout",
+     .type = SL_CFG_DURATION,
+     .offset = offsetof(action_conf_t, ack_timeout_ms),
+     .def = "90s",
+     .min = 1,
+     .help = "relp: longest wait for the receiver's acknowledgements"},
+    {.name = "window",
+     .type = SL_CFG_INT,
+     .offset = offsetof(action_conf_t, window),
+     .def = "128",
+     .min = 1,
+     .max = 65536,
+     .help = "relp: messages sent and not yet acknowledged, at most"},
+    {.name = "tls",
+     .type = SL_CFG_NODE,
+     .offset = offsetof(action_conf_t, tls),
+     .help = "protocol tls: {ca_file, cert_file, key_file, server_name}"},
     {0},
 };
 
@@ -517,6 +647,22 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
             continue;
         }
         if (sl_cfg_apply(node, input_keys, &c, b->errs) == 0) {
+            const sl_cfg_node_t *type = sl_cfg_map_get(node, "type");
+            if (c.type == IN_TLS && !sl_tls_available()) {
+                sl_cfg_errs_add(b->errs, &type->pos,
+                                "input type tls needs OpenSSL, which this build lacks");
+                goto next;
+            }
+            if (c.type == IN_RELP && !SL_HAVE_RELP) {
+                sl_cfg_errs_add(b->errs, &type->pos,
+                                "input type relp needs librelp, which this build lacks");
+                goto next;
+            }
+            if (c.tls && c.type != IN_TLS) {
+                sl_cfg_errs_add(b->errs, &sl_cfg_map_find(node, "tls")->key_pos,
+                                "tls: only an input of type tls takes it");
+                goto next;
+            }
             sl_net_input_conf_t nc = {
                 .type = input_types[c.type],
                 .listen = c.listen,
@@ -535,7 +681,33 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
                 if (strcmp(b->rt->inputs[j]->name, c.name) == 0)
                     sl_cfg_errs_add(b->errs, &node->pos, "input name '%s' is used twice", c.name);
             }
-            if (sl_net_input_create(c.name, &nc, &b->rt->engine, &in, err, sizeof(err)) < 0) {
+            int rc;
+            if (c.type == IN_TLS) {
+                sl_tls_conf_t tls;
+                if (!c.tls) {
+                    sl_cfg_errs_add(b->errs, &node->pos,
+                                    "input %s: type tls needs 'tls' (cert_file, key_file)", c.name);
+                    goto next;
+                }
+                if (load_tls(b->errs, c.tls, true, &tls) < 0)
+                    goto next;
+                sl_tls_input_conf_t tc = {.listen = c.listen,
+                                          .port_file = c.port_file,
+                                          .framing = (sl_framing_t)c.framing,
+                                          .max_message_size = (size_t)c.max_message_size,
+                                          .max_connections = (unsigned)c.max_connections,
+                                          .tls = &tls};
+                rc = sl_tls_input_create(c.name, &tc, &b->rt->engine, &in, err, sizeof(err));
+                sl_tls_conf_free(&tls);
+            } else if (c.type == IN_RELP) {
+                sl_relp_input_conf_t rc_ = {.listen = c.listen,
+                                            .port_file = c.port_file,
+                                            .max_message_size = (size_t)c.max_message_size};
+                rc = sl_relp_input_create(c.name, &rc_, &b->rt->engine, &in, err, sizeof(err));
+            } else {
+                rc = sl_net_input_create(c.name, &nc, &b->rt->engine, &in, err, sizeof(err));
+            }
+            if (rc < 0) {
                 sl_cfg_errs_add(b->errs, &node->pos, "input %s: %s", c.name, err);
             } else {
                 sl_input_t **v = realloc(b->rt->inputs, (b->rt->ninputs + 1) * sizeof(*v));
@@ -545,6 +717,7 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
                 }
             }
         }
+    next:
         sl_cfg_release(input_keys, &c);
     }
 }
@@ -556,6 +729,10 @@ static int file_factory(const void *arg, void **inst, char *err, size_t errlen)
 static int forward_factory(const void *arg, void **inst, char *err, size_t errlen)
 {
     return sl_forward_create(arg, inst, err, errlen);
+}
+static int relp_factory(const void *arg, void **inst, char *err, size_t errlen)
+{
+    return sl_relp_output_create(arg, inst, err, errlen);
 }
 static int stdout_factory(const void *arg, void **inst, char *err, size_t errlen)
 {
@@ -583,14 +760,18 @@ static void file_conf_free(void *p)
 
 typedef struct fwd_conf_box {
     sl_forward_conf_t c;
+    sl_relp_output_conf_t relp;
+    sl_tls_conf_t tls;
     char *target;
 } fwd_conf_box_t;
 
 static void fwd_conf_free(void *p)
 {
     fwd_conf_box_t *fb = p;
-    if (fb)
+    if (fb) {
         free(fb->target);
+        sl_tls_conf_free(&fb->tls);
+    }
     free(fb);
 }
 
@@ -679,6 +860,7 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
     };
     void *box = NULL;
     void (*box_free)(void *) = NULL;
+    const void *create_arg = NULL; /* the output's configuration when not the box itself */
     const sl_template_t *t = NULL;
     if (c.type != ACT_DISCARD) {
         t = resolve_template(b, node,
@@ -714,25 +896,50 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
         ac.ops = &sl_file_ops;
         ac.create = file_factory;
     } else if (c.type == ACT_FORWARD) {
-        if (c.protocol >= 2) {
-            sl_cfg_errs_add(b->errs, &sl_cfg_map_find(node, "protocol")->value->pos,
-                            "protocol %s is not supported yet (udp or tcp)", protocols[c.protocol]);
+        /* The relp output is sluice's own client (outputs/relp.c): it needs no library. */
+        const char *lacks = c.protocol == PROTO_TLS && !sl_tls_available() ? "OpenSSL" : NULL;
+        if (lacks || (c.tls && c.protocol != PROTO_TLS)) {
+            const sl_cfg_pair_t *key = sl_cfg_map_find(node, lacks ? "protocol" : "tls");
+            if (lacks)
+                sl_cfg_errs_add(b->errs, key ? &key->value->pos : &node->pos,
+                                "protocol %s needs %s, which this build lacks",
+                                protocols[c.protocol], lacks);
+            else
+                sl_cfg_errs_add(b->errs, &key->key_pos, "tls: only protocol tls takes it");
             sl_where_free(where);
             goto out;
         }
         fwd_conf_box_t *fb = calloc(1, sizeof(*fb));
         if (!fb)
             goto nomem;
+        if (c.tls && load_tls(b->errs, c.tls, false, &fb->tls) < 0) {
+            free(fb);
+            sl_where_free(where);
+            goto out;
+        }
         fb->target = strdup(c.target);
         fb->c.target = fb->target;
-        fb->c.protocol = c.protocol == 0 ? SL_FWD_UDP : SL_FWD_TCP;
+        fb->c.protocol = c.protocol == PROTO_UDP   ? SL_FWD_UDP
+                         : c.protocol == PROTO_TLS ? SL_FWD_TLS
+                                                   : SL_FWD_TCP;
         fb->c.framing = c.fwd_framing == 0 ? SL_FWD_OCTET_COUNTED : SL_FWD_LF;
         fb->c.tmpl = t;
         fb->c.connect_timeout_ms = (int)c.connect_timeout_ms;
+        fb->c.tls = &fb->tls;
         box = fb;
         box_free = fwd_conf_free;
         ac.ops = &sl_forward_ops;
         ac.create = forward_factory;
+        if (c.protocol == PROTO_RELP) {
+            fb->relp.target = fb->target;
+            fb->relp.tmpl = t;
+            fb->relp.connect_timeout_ms = (int)c.connect_timeout_ms;
+            fb->relp.ack_timeout_ms = (int)c.ack_timeout_ms;
+            fb->relp.window = (unsigned)c.window;
+            ac.ops = &sl_relp_output_ops;
+            ac.create = relp_factory;
+            create_arg = &fb->relp;
+        }
     } else if (c.type == ACT_STDOUT) {
         ac.ops = &sl_stdout_ops;
         ac.create = stdout_factory;
@@ -740,7 +947,7 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
         ac.ops = &sl_discard_ops;
         ac.create = discard_factory;
     }
-    ac.create_arg = box ? box : (const void *)t;
+    ac.create_arg = create_arg ? create_arg : box ? box : (const void *)t;
 
     /* A disk queue lives in work_dir/queues/<name>; its files are opened when it starts. */
     char *qdir = NULL;

@@ -160,11 +160,12 @@ void sl_runtime_stats_json(sl_runtime_t *rt, FILE *f)
                 ",\"truncated\":%" PRIu64 ",\"incomplete\":%" PRIu64
                 ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"kernel\":%" PRIu64
                 ",\"no_memory\":%" PRIu64 "},\"connections\":%" PRIu64
-                ",\"connections_refused\":%" PRIu64 ",\"open_connections\":%" PRIu64 "}",
+                ",\"connections_refused\":%" PRIu64 ",\"open_connections\":%" PRIu64
+                ",\"wrong_protocol\":%" PRIu64 ",\"handshake_failed\":%" PRIu64 "}",
                 in->ops->type, LOAD(s->received), LOAD(s->malformed), LOAD(s->truncated),
                 LOAD(s->incomplete), LOAD(s->dropped_queue_full), LOAD(s->dropped_kernel),
                 LOAD(s->dropped_no_memory), LOAD(s->connections), LOAD(s->connections_refused),
-                LOAD(s->open_connections));
+                LOAD(s->open_connections), LOAD(s->wrong_protocol), LOAD(s->handshake_failed));
     }
     fprintf(f, "],\"actions\":[");
     for (size_t i = 0; i < rt->engine.nactions; i++) {

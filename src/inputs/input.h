@@ -34,6 +34,8 @@ typedef struct sl_input_stats {
     atomic_uint_least64_t connections;         /* accepted over the lifetime */
     atomic_uint_least64_t connections_refused; /* over the connection limit */
     atomic_uint_least64_t open_connections;    /* right now */
+    atomic_uint_least64_t wrong_protocol;      /* TLS client on a plain port, or the reverse */
+    atomic_uint_least64_t handshake_failed;    /* TLS handshakes and peer checks that failed */
 } sl_input_stats_t;
 
 typedef struct sl_input sl_input_t;

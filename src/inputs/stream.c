@@ -45,6 +45,8 @@ typedef struct conn {
     struct conn *prev, *next; /* the server's list of open connections */
     int fd;
     sl_framer_t framer;
+    bool network;  /* a TCP peer (not a local socket) */
+    bool received; /* the first bytes have come */
     char fromhost[SL_NETADDR_STRLEN];
 } conn_t;
 
@@ -143,7 +145,8 @@ static void accept_all(sl_stream_server_t *s)
             continue;
         }
         c->fd = fd;
-        if (s->conf.peer_is_local || ss.ss_family == AF_UNIX)
+        c->network = !s->conf.peer_is_local && ss.ss_family != AF_UNIX;
+        if (!c->network)
             snprintf(c->fromhost, sizeof(c->fromhost), "%s", s->conf.local_name);
         else
             sl_netaddr_format((struct sockaddr *)&ss, sl, c->fromhost, sizeof(c->fromhost));
@@ -173,6 +176,19 @@ static int conn_read(sl_input_batch_t *b, conn_t *c, char *buf)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     if (r == 0)
         return -1;
+    /* A TLS handshake record (0x16, version 3.x) is never the start of a syslog message:
+     * a client configured for TLS has reached a plain port. Said once, clearly, rather than
+     * parsed as binary garbage. */
+    if (!c->received) {
+        c->received = true;
+        if (c->network && (unsigned char)buf[0] == 0x16 && (r < 2 || buf[1] == 0x03)) {
+            atomic_fetch_add_explicit(&b->in->stats.wrong_protocol, 1, memory_order_relaxed);
+            fprintf(stderr,
+                    "sluiced: input %s: a TLS client connected to a plain TCP port from %s\n",
+                    b->in->name, c->fromhost);
+            return -1;
+        }
+    }
     frame_ctx_t fc = {b, c};
     sl_input_batch_clock(b);
     if (sl_framer_feed(&c->framer, buf, (size_t)r, on_frame, &fc) < 0)

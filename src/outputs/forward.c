@@ -10,6 +10,14 @@
  * to a peer that has gone away succeeds once before it fails.
  * UDP: one datagram per record on a connected socket; a refused datagram is not retried (UDP
  * promises nothing), a record too large for a datagram fails alone.
+ * TLS (RFC 5425): TCP with a TLS session on the connection, so framing and the accounting of
+ * partial sends are TCP's (SSL_MODE_ENABLE_PARTIAL_WRITE makes SSL_write report what went out,
+ * record by record). The server's certificate and name are verified (lib/tls.h). With TLS 1.3
+ * a server refuses a client certificate only after the client's handshake has finished, so a
+ * connection is used only once the server's verdict is in (sl_tls_client_confirm); otherwise the
+ * first batch after every reconnect would go into a connection being closed and be lost. TLS
+ * lives here rather than in an output of its own because everything but the transport is TCP's.
+ * SIGHUP (reopen) also rebuilds the context, so renewed client certificates are read.
  *
  * Concurrency: an instance belongs to one worker thread (see output.h), except for cancel(),
  * which the stopping thread calls while the worker may be blocked in send() or connect(): it
@@ -27,6 +35,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +45,11 @@
 #include <netinet/tcp.h>
 
 #include "lib/strbuf.h"
+#include "sl_config.h"
+
+#if SL_HAVE_OPENSSL
+#include <openssl/ssl.h>
+#endif
 
 typedef struct fwd_out {
     sl_forward_conf_t conf;
@@ -48,6 +62,10 @@ typedef struct fwd_out {
     sl_strbuf_t rec;
     size_t *ends; /* end offset of each record in buf */
     size_t ends_cap;
+    struct ssl_ctx_st *ctx; /* TLS */
+    struct ssl_st *ssl;
+    bool cert_requested;            /* the server asked for our certificate */
+    char last_error[SL_TLS_ERRLEN]; /* last TLS failure logged, to log a lasting one once */
 } fwd_out_t;
 
 static int split_target(const char *target, char **host, char **port)
@@ -90,6 +108,16 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
         free(f);
         return -EINVAL;
     }
+    if (f->conf.protocol == SL_FWD_TLS) {
+        static const sl_tls_conf_t defaults;
+        int rc = sl_tls_client_ctx(conf->tls ? conf->tls : &defaults, &f->ctx, err, errlen);
+        if (rc < 0) {
+            free(f->host);
+            free(f->port);
+            free(f);
+            return rc;
+        }
+    }
     *inst = f;
     return 0;
 }
@@ -97,6 +125,15 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
 static void fwd_close(fwd_out_t *f)
 {
     pthread_mutex_lock(&f->fd_lock);
+#if SL_HAVE_OPENSSL
+    if (f->ssl) {
+        /* close_notify, without waiting on a peer that may have stopped reading. */
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
+        SSL_shutdown(f->ssl);
+        SSL_free(f->ssl);
+        f->ssl = NULL;
+    }
+#endif
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
@@ -130,6 +167,54 @@ static bool self_connected(int fd)
         return false;
     return ll == pl && memcmp(&local, &peer, ll) == 0;
 }
+
+#if SL_HAVE_OPENSSL
+/* Logs a TLS failure unless it is the one logged last (a lasting failure is logged once; the
+ * action's suspension shows in the stats meanwhile). */
+static void tls_log(fwd_out_t *f, const char *what, const char *why)
+{
+    if (strcmp(f->last_error, why) == 0)
+        return;
+    snprintf(f->last_error, sizeof(f->last_error), "%s", why);
+    fprintf(stderr, "sluiced: forward to %s: %s: %s\n", f->conf.target, what, why);
+}
+
+static void set_io_timeout(int fd, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* The TLS handshake on the connected socket, within the connect timeout. 0 or -errno. */
+static int tls_open(fwd_out_t *f)
+{
+    const char *name = f->conf.tls && f->conf.tls->server_name ? f->conf.tls->server_name : f->host;
+    char why[SL_TLS_ERRLEN];
+    f->ssl = SSL_new(f->ctx);
+    if (!f->ssl || SSL_set_fd(f->ssl, f->fd) != 1 || sl_tls_expect_name(f->ssl, name) < 0)
+        return -ENOMEM;
+    SSL_set_mode(f->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    sl_tls_track_cert_request(f->ssl, &f->cert_requested);
+    set_io_timeout(f->fd, f->conf.connect_timeout_ms);
+    int rc = SSL_connect(f->ssl);
+    if (rc != 1) {
+        sl_tls_describe_error(f->ssl, rc, why, sizeof(why));
+        tls_log(f, "TLS handshake failed", why);
+        return -EPROTO;
+    }
+    if (sl_tls_client_confirm(f->ssl, f->fd, f->cert_requested, f->conf.connect_timeout_ms, why,
+                              sizeof(why)) < 0) {
+        tls_log(f, "the server refused the TLS session", why);
+        return -EPROTO;
+    }
+    set_io_timeout(f->fd, 0);
+    if (f->last_error[0])
+        fprintf(stderr, "sluiced: forward to %s: TLS session established\n", f->conf.target);
+    f->last_error[0] = '\0';
+    return 0;
+}
+#endif
 
 /* Connects with a timeout. 0 or -errno. */
 static int fwd_connect(fwd_out_t *f)
@@ -187,14 +272,38 @@ static int fwd_connect(fwd_out_t *f)
         break;
     }
     freeaddrinfo(res);
+#if SL_HAVE_OPENSSL
+    if (rc == 0 && f->conf.protocol == SL_FWD_TLS && (rc = tls_open(f)) < 0)
+        fwd_close(f);
+#endif
     return rc;
 }
 
-/* True when the peer has closed or reset the TCP connection. */
-static int peer_gone(int fd)
+/* Sends what the connection takes: a byte count, or -1 when it is broken. */
+static ssize_t fwd_send(fwd_out_t *f, const char *p, size_t len)
 {
+#if SL_HAVE_OPENSSL
+    if (f->ssl) {
+        int w = SSL_write(f->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+        return w > 0 ? w : -1;
+    }
+#endif
+    for (;;) {
+        ssize_t w = send(f->fd, p, len, MSG_NOSIGNAL);
+        if (w >= 0 || errno != EINTR)
+            return w;
+    }
+}
+
+/* True when the peer has closed or reset the TCP connection (or ended the TLS session). */
+static int peer_gone(fwd_out_t *f)
+{
+#if SL_HAVE_OPENSSL
+    if (f->ssl)
+        return sl_tls_peer_closed(f->ssl, f->fd);
+#endif
     char c;
-    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t r = recv(f->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r == 0)
         return 1;
     return r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
@@ -262,12 +371,9 @@ static sl_out_status_t deliver_tcp(fwd_out_t *f, sl_msg_t *const *msgs, size_t n
     }
     size_t off = 0;
     while (off < f->buf.len) {
-        ssize_t w = send(f->fd, f->buf.data + off, f->buf.len - off, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
+        ssize_t w = fwd_send(f, f->buf.data + off, f->buf.len - off);
+        if (w < 0)
             break;
-        }
         off += (size_t)w;
     }
     size_t k = 0;
@@ -287,7 +393,7 @@ static sl_out_status_t fwd_deliver(void *inst, sl_msg_t *const *msgs, size_t n, 
     *done = 0;
     if (atomic_load(&f->cancelled))
         return SL_OUT_RETRY;
-    if (f->fd >= 0 && f->conf.protocol == SL_FWD_TCP && peer_gone(f->fd))
+    if (f->fd >= 0 && f->conf.protocol != SL_FWD_UDP && peer_gone(f))
         fwd_close(f);
     if (f->fd < 0 && fwd_connect(f) < 0)
         return SL_OUT_RETRY;
@@ -304,7 +410,23 @@ static sl_out_status_t fwd_flush(void *inst)
 
 static void fwd_reopen(void *inst)
 {
-    fwd_close(inst);
+    fwd_out_t *f = inst;
+    fwd_close(f);
+    if (f->conf.protocol == SL_FWD_TLS) {
+        /* Renewed certificates are read; a set that cannot be read leaves the old one. */
+        static const sl_tls_conf_t defaults;
+        struct ssl_ctx_st *ctx;
+        char err[512];
+        if (sl_tls_client_ctx(f->conf.tls ? f->conf.tls : &defaults, &ctx, err, sizeof(err)) == 0) {
+            sl_tls_ctx_free(f->ctx);
+            f->ctx = ctx;
+        } else {
+            fprintf(stderr,
+                    "sluiced: forward to %s: certificates not reloaded, the previous ones "
+                    "stay: %s\n",
+                    f->conf.target, err);
+        }
+    }
 }
 
 /* A blocked send() or connect() fails at once with the socket shut down (see the top). What
@@ -327,6 +449,7 @@ static void fwd_destroy(void *inst)
     if (!f)
         return;
     fwd_close(f);
+    sl_tls_ctx_free(f->ctx);
     sl_strbuf_free(&f->buf);
     sl_strbuf_free(&f->rec);
     free(f->ends);
