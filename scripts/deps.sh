@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs="build-essential cmake pkg-config libyaml-dev libpcre2-dev libsystemd-dev libssl-dev librelp-dev"
 case $what in
 test|bench)
-    pkgs="$pkgs libcmocka-dev python3-pytest clang libclang-rt-14-dev util-linux socat"
+    pkgs="$pkgs libcmocka-dev python3-pytest clang libclang-rt-14-dev util-linux socat spin"
     # The allocators of the stress matrix (tests/stress/alloc_matrix.sh), preloaded at run time.
     pkgs="$pkgs libjemalloc2 libmimalloc2.0"
     # rsyslog is the peer of the differential test. Its package would start a system service;
