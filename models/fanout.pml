@@ -9,11 +9,12 @@
  *   filters (a read of the message); when k actions match it adds k - 1 references with one
  *   atomic add (sl_msg_ref_n), its own reference being the k-th; with no match it releases the
  *   message. Then one sl_queue_push per action that matched something, in action order.
- * - worker (worker_main and deliver_batch, action.c): sl_queue_pop of up to BATCH messages; the
- *   output reads each one and either takes it (delivered), rejects it (failed, OUTCOME_FAIL), or
- *   keeps asking to retry until the action is stopping, which gives up the rest of the batch
- *   (discarded); then every message of the batch is released and sl_queue_done reports the
- *   counts. A pop that returns 0 (closed and empty) ends the loop; the final flush may retry
+ * - worker (worker_main and deliver_batch, action.c): sl_queue_pop of up to BATCH messages. If
+ *   the action is already stopping (past the drain deadline) the batch is discarded unread;
+ *   otherwise the output reads each message and either takes it (delivered), rejects it
+ *   (failed, OUTCOME_FAIL), or keeps asking to retry (or blocks until cancelled) until the
+ *   action is stopping, which gives up the rest of the batch (discarded). Then every message of
+ *   the batch is released and sl_queue_done reports the counts. A pop that returns 0 (closed and empty) ends the loop; the final flush may retry
  *   until stopping.
  * - stopper (sl_runtime_stop, runtime.c; sl_action_stop, action.c): waits for the producers
  *   (inputs stop first), then for each action in turn: sl_queue_close, sl_queue_drain until the
@@ -356,25 +357,43 @@ proctype worker(byte me; byte q)
         :: else -> skip
         fi;
 
-        /* deliver_batch: the output reads each message; ok, fail, or retry until stopping,
-         * which gives up the rest of the batch. */
+        /* Past the shutdown deadline (stopping already set) the batch is discarded without
+         * being delivered. Otherwise deliver_batch: the output reads each message; ok, fail,
+         * or retry until stopping, which gives up the rest of the batch. */
         nd = 0;
         nf = 0;
         nx = 0;
         gave_up = 0;
+        atomic {
+            if
+            :: stopping[q] ->
+                printf("worker %d: stopping, discards %d\n", me, n);
+                gave_up = 1
+            :: else -> skip
+            fi
+        }
         for (i : 0 .. n - 1) {
             atomic {
                 m = bt[i];
-                printf("worker %d: delivers m%d\n", me, m);
-                assert(!freed[m]); /* the output reads the message */
                 if
                 :: gave_up -> nx++
-                :: !gave_up -> nd++
+                :: !gave_up ->
+                    printf("worker %d: delivers m%d\n", me, m);
+                    assert(!freed[m]); /* the output reads the message */
+                    nd++
 #if OUTCOME_FAIL
-                :: !gave_up -> nf++
+                :: !gave_up ->
+                    printf("worker %d: delivers m%d, rejected\n", me, m);
+                    assert(!freed[m]);
+                    nf++
 #endif
 #if DEADLINE
-                :: !gave_up -> stopping[q]; gave_up = 1; nx++
+                :: !gave_up ->
+                    printf("worker %d: delivers m%d, retry\n", me, m);
+                    assert(!freed[m]);
+                    stopping[q]; /* backoff_wait until stopping (the output may be cancelled) */
+                    gave_up = 1;
+                    nx++
 #endif
                 fi;
                 outcome[m]++
@@ -463,7 +482,10 @@ proctype stopper(byte me)
                fi
            }
         od;
-        /* stopping = true (under wake_lock, with a broadcast of wake), then join. */
+        /* stopping = true (under wake_lock, with a broadcast of wake); when the drain was late,
+         * the outputs are cancelled, which ends a blocked delivery like a retry that sees
+         * stopping (the worker model's "retry" choice); then join. The purge of a late drain is
+         * for disk queues only and is not modelled. */
         stopping[q] = 1;
         workers_done[q] == NWORKERS(q)
     }
