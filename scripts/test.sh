@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (README's test command):
-#   1. release build: unit, concurrency, stress, end-to-end (incl. the rsyslog differential test)
-#      tests and the SL_HAVE_* switch check;
+#   1. release build: unit, concurrency, stress, model (spin), end-to-end (incl. the rsyslog
+#      differential test) tests and the SL_HAVE_* switch check;
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build with stress points (SL_STRESS=ON):
 #      the same tests;
 #   3. ThreadSanitizer build with stress points: the concurrency and stress tests;
@@ -60,12 +60,12 @@ for l in $lanes; do
     release) lane release "" -DCMAKE_BUILD_TYPE=Release ;;
     asan)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-            lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
+            lane asan "-LE model" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
     tsan) TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
             lane tsan "-L concurrency|stress" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread \
             -DSL_STRESS=ON ;;
     matrix) matrix_lane ;;
-    nomods) lane nomods "" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF -DSL_WITH_SYSTEMD=OFF ;;
+    nomods) lane nomods "-LE model" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF -DSL_WITH_SYSTEMD=OFF ;;
     fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
             -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown lane $l" >&2; exit 2 ;;
