@@ -153,6 +153,7 @@ def forwarder(protocol, port, extra="", tls=""):
     """A sluiced taking numbered lines on tcp and forwarding them with protocol to port."""
     tls_key = f"\n    tls: {{{tls}}}" if tls else ""
     return f"""
+shutdown_timeout: 1s
 inputs:
   - {{name: in, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/in.port"}}
 actions:
@@ -410,6 +411,50 @@ ruleset(name="fwd") {{
             wait_all(rx.dir / "out.log", N)
         i = rx.input("tlsin")
         assert i["received"] == N and i["handshake_failed"] == 0
+
+
+@needs_tls
+@needs_rsyslog_tls
+def test_rsyslog_omfwd_tls_client_cert_to_sluice(tmp_path, pki):
+    """Mutual authentication with rsyslog as the client: sluice requires its certificate and
+    allows its name."""
+    with Sluiced(tmp_path / "sluice", tls_receiver(
+            pki, ", client_auth: require, allowed_peers: [client1.example]")) as rx:
+        port = rx.port("tlsin")
+        files = RS_TLS_FILES.format(ca=pki / "ca.pem", cert=pki / "client.pem",
+                                    key=pki / "client.key")
+        conf = RS_GLOBAL.format(dir="{dir}", tls=files) + RS_PLAIN_IN + f"""
+ruleset(name="fwd") {{
+    action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" tcp_framing="octet-counted"
+           streamDriver="ossl" streamDriverMode="1" streamDriverAuthMode="x509/name"
+           streamDriverPermittedPeers="localhost" template="RSYSLOG_SyslogProtocol23Format")
+}}
+"""
+        with Rsyslogd(tmp_path / "rsyslog", conf) as rs:
+            tcp_send(rs.port("in.port"), numbered(N))
+            wait_all(rx.dir / "out.log", N)
+        assert rx.input("tlsin")["handshake_failed"] == 0
+
+
+@needs_tls
+@needs_rsyslog_tls
+def test_sluice_tls_client_cert_to_rsyslog_imtcp(tmp_path, pki):
+    """Mutual authentication with rsyslog as the server (x509/certvalid: a valid client
+    certificate is required)."""
+    files = RS_TLS_FILES.format(ca=pki / "ca.pem", cert=pki / "server.pem", key=pki / "server.key")
+    conf = RS_GLOBAL.format(dir="{dir}", tls=files) + RS_OUT + """
+module(load="imtcp" streamDriver.name="ossl" streamDriver.mode="1"
+       streamDriver.authMode="x509/certvalid")
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tls.port" ruleset="out")
+"""
+    with Rsyslogd(tmp_path / "rsyslog", conf) as rs:
+        port = rs.port("tls.port")
+        tls = (f'ca_file: "{pki}/ca.pem", cert_file: "{pki}/client.pem", '
+               f'key_file: "{pki}/client.key", server_name: localhost')
+        with Sluiced(tmp_path / "sluice", forwarder("tls", port, tls=tls)) as tx:
+            tcp_send(tx.port("in"), numbered(N))
+            tx.wait_delivered("fwd", N)
+            wait_all(rs.dir / "out.log", N)
 
 
 @needs_tls
