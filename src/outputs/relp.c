@@ -504,6 +504,7 @@ static size_t send_batch(relp_out_t *o, sl_msg_t *const *msgs, size_t n)
         o->acked[i] = false;
     }
     size_t off = 0, sent = 0, nacked = 0, prefix = 0;
+    bool broken = n > 0; /* until the loop ends with every answer in */
     long deadline = now_ms() + o->conf.ack_timeout_ms;
     while (prefix < n) {
         /* Frames may be written while fewer than window are unanswered. */
@@ -567,8 +568,12 @@ static size_t send_batch(relp_out_t *o, sl_msg_t *const *msgs, size_t n)
         }
         if (progress)
             deadline = now_ms() + o->conf.ack_timeout_ms;
+        if (prefix == n)
+            broken = false;
     }
-    if (prefix < n)
+    /* A session can end right after the last answer (serverclose in the same read): the
+     * batch is delivered, the session is not kept. */
+    if (broken)
         session_end(o);
     return prefix;
 }

@@ -112,6 +112,21 @@ def log_has(d, text, timeout=20.0):
         raise AssertionError(f"{e}; the log:\n{d.log_text()}") from None
 
 
+def unread_bytes(port):
+    """Bytes received and not yet read on the established TCP connections to local port."""
+    total = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = pathlib.Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                total += int(f[4].split(":")[1], 16)
+    return total
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -138,6 +153,7 @@ def forwarder(protocol, port, extra="", tls=""):
     """A sluiced taking numbered lines on tcp and forwarding them with protocol to port."""
     tls_key = f"\n    tls: {{{tls}}}" if tls else ""
     return f"""
+shutdown_timeout: 1s
 inputs:
   - {{name: in, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/in.port"}}
 actions:
@@ -399,6 +415,50 @@ ruleset(name="fwd") {{
 
 @needs_tls
 @needs_rsyslog_tls
+def test_rsyslog_omfwd_tls_client_cert_to_sluice(tmp_path, pki):
+    """Mutual authentication with rsyslog as the client: sluice requires its certificate and
+    allows its name."""
+    with Sluiced(tmp_path / "sluice", tls_receiver(
+            pki, ", client_auth: require, allowed_peers: [client1.example]")) as rx:
+        port = rx.port("tlsin")
+        files = RS_TLS_FILES.format(ca=pki / "ca.pem", cert=pki / "client.pem",
+                                    key=pki / "client.key")
+        conf = RS_GLOBAL.format(dir="{dir}", tls=files) + RS_PLAIN_IN + f"""
+ruleset(name="fwd") {{
+    action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" tcp_framing="octet-counted"
+           streamDriver="ossl" streamDriverMode="1" streamDriverAuthMode="x509/name"
+           streamDriverPermittedPeers="localhost" template="RSYSLOG_SyslogProtocol23Format")
+}}
+"""
+        with Rsyslogd(tmp_path / "rsyslog", conf) as rs:
+            tcp_send(rs.port("in.port"), numbered(N))
+            wait_all(rx.dir / "out.log", N)
+        assert rx.input("tlsin")["handshake_failed"] == 0
+
+
+@needs_tls
+@needs_rsyslog_tls
+def test_sluice_tls_client_cert_to_rsyslog_imtcp(tmp_path, pki):
+    """Mutual authentication with rsyslog as the server (x509/certvalid: a valid client
+    certificate is required)."""
+    files = RS_TLS_FILES.format(ca=pki / "ca.pem", cert=pki / "server.pem", key=pki / "server.key")
+    conf = RS_GLOBAL.format(dir="{dir}", tls=files) + RS_OUT + """
+module(load="imtcp" streamDriver.name="ossl" streamDriver.mode="1"
+       streamDriver.authMode="x509/certvalid")
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tls.port" ruleset="out")
+"""
+    with Rsyslogd(tmp_path / "rsyslog", conf) as rs:
+        port = rs.port("tls.port")
+        tls = (f'ca_file: "{pki}/ca.pem", cert_file: "{pki}/client.pem", '
+               f'key_file: "{pki}/client.key", server_name: localhost')
+        with Sluiced(tmp_path / "sluice", forwarder("tls", port, tls=tls)) as tx:
+            tcp_send(tx.port("in"), numbered(N))
+            tx.wait_delivered("fwd", N)
+            wait_all(rs.dir / "out.log", N)
+
+
+@needs_tls
+@needs_rsyslog_tls
 def test_sluice_tls_to_rsyslog_imtcp(tmp_path, pki):
     files = RS_TLS_FILES.format(ca=pki / "ca.pem", cert=pki / "server.pem", key=pki / "server.key")
     conf = RS_GLOBAL.format(dir="{dir}", tls=files) + RS_OUT + """
@@ -414,9 +474,9 @@ input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tls.po
             wait_all(rs.dir / "out.log", N)
 
 
-@needs_relp
 @needs_rsyslog_relp
 def test_sluice_relp_to_rsyslog_imrelp(tmp_path):
+    """The relp output is sluice's own client: it runs in a build without librelp too."""
     port = free_port()
     conf = RS_GLOBAL.format(dir="{dir}", tls="") + RS_OUT + f"""
 module(load="imrelp")
@@ -500,42 +560,57 @@ def test_relp_receiver_restarts_nothing_lost(tmp_path):
     """The receiver goes away twice in the middle of the stream — stopped (it says
     "serverclose") and killed (the connection just breaks) — and comes back on the same port:
     every message arrives (some maybe twice), and at every moment the sender has counted as
-    delivered only messages that arrived. The receiver writes before it acknowledges (a direct
-    queue), so a killed receiver loses nothing it acknowledged either."""
+    delivered only messages that arrived. Each time the messages wait in the sender's queue
+    until the receiver is up, and the receiver is frozen (SIGSTOP) before it goes, so that the
+    sender is cut off in the middle of a batch. The receiver writes before it acknowledges (a
+    direct queue), so a killed receiver loses nothing it acknowledged either."""
     big = 10000
     port = free_port()
     out = tmp_path / "out.log"
     rx_conf = RELP_RX.format(port=port, out=out).replace(
         'template: "${msg}\\n"}', 'template: "${msg}\\n", queue: {type: direct}}')
     assert "direct" in rx_conf
-    tx = Sluiced(tmp_path / "tx", forwarder("relp", port))
-    rx = Sluiced(tmp_path / "rx1", rx_conf).start()
-    tx.start()
-    try:
-        for phase, stop in enumerate(("term", "kill")):
-            tcp_send(tx.port("in"), numbered(big, start=phase * big))
-            have = len(set(seqs(out)))
-            wait_for(lambda: len(set(seqs(out))) > have + 100, what="messages flowing")
-            if stop == "term":
+    rx = None
+    with Sluiced(tmp_path / "tx", forwarder("relp", port)) as tx:
+        try:
+            for phase, stop in enumerate(("term", "kill")):
+                tcp_send(tx.port("in"), numbered(big, start=phase * big))
+                wait_for(lambda: tx.input("in")["received"] == (phase + 1) * big,
+                         what="the messages queued at the sender")
+                have = len(set(seqs(out)))
+                rx = Sluiced(tmp_path / f"rx{phase + 1}", rx_conf).start()
+                wait_for(lambda: len(set(seqs(out))) > have + 100, what="messages flowing")
+                # Frozen, the receiver answers nothing more. Once frames it has not read wait
+                # in its socket, the sender is in the middle of a batch, waiting for answers.
+                rx.proc.send_signal(signal.SIGSTOP)
+                wait_for(lambda: unread_bytes(port) > 0, what="frames the receiver has not read")
+                delivered_before = tx.action("fwd")["delivered"]
+                if stop == "term":
+                    rx.proc.send_signal(signal.SIGTERM)
+                    rx.proc.send_signal(signal.SIGCONT)
+                    rx.stop()
+                else:
+                    rx.proc.kill()
+                    rx.proc.wait()
+                    rx.logf.close()
+                rx = None
+                arrived = set(seqs(out))
+                delivered = tx.action("fwd")["delivered"]
+                assert delivered >= delivered_before
+                assert delivered <= len(arrived), "counted as delivered but never arrived"
+                assert len(arrived) < (phase + 1) * big, "the receiver went away too late"
+            rx = Sluiced(tmp_path / "rx3", rx_conf).start()
+            tx.wait_delivered("fwd", 2 * big, timeout=120)
+            got = wait_all(out, 2 * big, exact=False)
+            a = tx.action("fwd")
+            assert a["delivered"] == 2 * big and a["failed"] == 0 and a["discarded"] == 0
+            assert len(got) >= 2 * big
+            # The killed receiver left frames unread: the sender was cut off mid-batch.
+            assert ("session broken, unacknowledged messages will be sent again: Connection "
+                    "reset by peer") in tx.log_text()
+        finally:
+            if rx:
                 rx.stop()
-            else:
-                rx.proc.kill()
-                rx.proc.wait()
-                rx.logf.close()
-            arrived = set(seqs(out))
-            delivered = tx.action("fwd")["delivered"]
-            assert delivered <= len(arrived), "counted as delivered but never arrived"
-            assert len(arrived) < (phase + 1) * big, "the receiver went away too late"
-            rx = Sluiced(tmp_path / f"rx{phase + 2}", rx_conf).start()
-        tx.wait_delivered("fwd", 2 * big, timeout=120)
-        got = wait_all(out, 2 * big, exact=False)
-        a = tx.action("fwd")
-        assert a["delivered"] == 2 * big and a["failed"] == 0 and a["discarded"] == 0
-        assert len(got) >= 2 * big
-        assert "session broken, unacknowledged messages will be sent again" in tx.log_text()
-    finally:
-        tx.stop()
-        rx.stop()
 
 
 # ---- A build without the libraries refuses the configuration and says why -------------------
