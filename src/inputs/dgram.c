@@ -89,8 +89,13 @@ static void *dgram_main(void *p)
     }
     for (;;) {
         struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->stop_fd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+        int ready = poll(pfd, 2, sl_input_idle_timeout(b));
+        if (ready < 0 && errno != EINTR)
             break;
+        if (ready == 0) {
+            sl_input_idle(b);
+            continue;
+        }
         if (pfd[1].revents)
             break;
         if (!(pfd[0].revents & POLLIN))
