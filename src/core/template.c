@@ -148,19 +148,61 @@ static inline char *put_octal_escape(char *p, unsigned char c)
     return p + 4;
 }
 
+/* Sixteen bytes as one value: GCC's and Clang's generic vectors, which compile to SSE2 on
+ * x86-64 and to NEON on ARM, with no intrinsics and no per-architecture code. */
+typedef unsigned char bytes16_t __attribute__((vector_size(16)));
+
+/* Whether any byte of x is below 0x20, or (with `ascii`) above 0x7f. */
+static inline int any_special16(bytes16_t x, int ascii)
+{
+    bytes16_t bad = (bytes16_t)(x < (unsigned char)0x20);
+    if (ascii)
+        bad |= (bytes16_t)(x > (unsigned char)0x7f);
+    uint64_t lo, hi;
+    memcpy(&lo, &bad, 8);
+    memcpy(&hi, (const char *)&bad + 8, 8);
+    return (lo | hi) != 0;
+}
+
+/* Whether any byte of x is below 0x20 (exact as a yes/no answer: a borrow can only start at
+ * such a byte), or has its high bit set among the bits of `high`. */
+static inline int any_special8(uint64_t x, uint64_t high)
+{
+    return (((x - ONES * 0x20) & ~x & HIGHS) | (x & high)) != 0;
+}
+
 /* Bytes at the start of s[0..n) that need no rewriting: no control character, and no byte
- * above 0x7f either when `ascii` (the caller then looks at those itself). */
+ * above 0x7f either when `ascii` (the caller then looks at those itself). This scan is the
+ * largest single cost of formatting a message (the whole msg passes through it, and the short
+ * hostname and tag too), so it takes 32 bytes a step while it can; what is left is checked with
+ * two loads that may overlap, the second ending at n: when both are clean, so is everything up
+ * to n. Otherwise the byte loop finds the first byte to rewrite. Nothing outside s[0..n) is
+ * read. */
 static inline size_t plain_prefix(const unsigned char *s, size_t n, int ascii)
 {
     uint64_t high = ascii ? HIGHS : 0;
     size_t i = 0;
-    while (i + 8 <= n) {
-        uint64_t x;
-        memcpy(&x, s + i, 8);
-        /* Nonzero when a byte is below 0x20 (exact as a yes/no answer for bytes < 0x80). */
-        if (((x - ONES * 0x20) & ~x & HIGHS) | (x & high))
+    while (i + 32 <= n) {
+        bytes16_t x, y;
+        memcpy(&x, s + i, 16);
+        memcpy(&y, s + i + 16, 16);
+        if (any_special16(x, ascii) || any_special16(y, ascii))
             break;
-        i += 8;
+        i += 32;
+    }
+    /* Left: fewer than 32 bytes, or a block that holds a byte to rewrite (the byte loop). */
+    if (n - i >= 16 && n - i < 32) {
+        bytes16_t x, y;
+        memcpy(&x, s + i, 16);
+        memcpy(&y, s + n - 16, 16);
+        if (!any_special16(x, ascii) && !any_special16(y, ascii))
+            return n;
+    } else if (n - i >= 8 && n - i < 16) {
+        uint64_t x, y;
+        memcpy(&x, s + i, 8);
+        memcpy(&y, s + n - 8, 8);
+        if (!any_special8(x, high) && !any_special8(y, high))
+            return n;
     }
     while (i < n && s[i] >= 0x20 && !(ascii && s[i] >= 0x80))
         i++;
@@ -183,7 +225,9 @@ static int put_text(sl_strbuf_t *b, const char *str, size_t n, int utf8)
             return -ENOMEM;
         size_t i = 0;
         while (i < chunk) {
-            size_t run = plain_prefix(s + i, chunk - i, utf8);
+            /* Two calls with constant flags, so each is specialised where it is inlined. */
+            size_t run =
+                utf8 ? plain_prefix(s + i, chunk - i, 1) : plain_prefix(s + i, chunk - i, 0);
             memcpy(p, s + i, run);
             p += run;
             i += run;
@@ -273,12 +317,17 @@ static int put_pri(sl_strbuf_t *b, const sl_msg_t *m, int version)
     return 0;
 }
 
-/* The tag (sl_msg_field builds rsyslog's "APP-NAME[PROCID]" for RFC 5424), escaped, cut at limit. */
+/* The tag (sl_msg_field builds rsyslog's "APP-NAME[PROCID]" for RFC 5424), escaped, cut at limit.
+ */
 static int put_rs_tag(sl_strbuf_t *b, const sl_msg_t *m, size_t limit)
 {
     char scratch[SL_FIELD_SCRATCH];
-    const char *p;
-    size_t start = b->len, n = sl_msg_field(m, SL_F_TAG, scratch, &p);
+    size_t start = b->len, n;
+    const char *p = sl_msg_span(m, SL_F_TAG, &n);
+    /* Only an RFC 5424 message without a tag span has one to build; the span is the tag of
+     * every other message, read directly (this runs once per message). */
+    if (n == 0 && m->proto == SL_PROTO_RFC5424)
+        n = sl_msg_field(m, SL_F_TAG, scratch, &p);
     int rc = put_cc(b, p, n);
     if (rc == 0 && limit && b->len - start > limit)
         b->len = start + limit;

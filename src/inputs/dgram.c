@@ -122,12 +122,20 @@ static void *dgram_main(void *p)
     bool drops_read = true; /* no datagram taken since the drop count was last read */
     for (;;) {
         struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->stop_fd, .events = POLLIN}};
-        int ready = poll(pfd, 2, drops_read ? -1 : DROPS_IDLE_MS);
+        /* Two timers share the wait: reading the kernel's drop count after a burst, and
+         * giving memory back once idle (sl_input_idle). */
+        int idle_ms = sl_input_idle_timeout(b);
+        bool drops_due = !drops_read && (idle_ms < 0 || idle_ms > DROPS_IDLE_MS);
+        int ready = poll(pfd, 2, drops_due ? DROPS_IDLE_MS : idle_ms);
         if (ready < 0 && errno != EINTR)
             break;
         if (ready == 0) {
-            poll_kernel_drops(s, fd, kernel_drops);
-            drops_read = true;
+            if (!drops_read) {
+                poll_kernel_drops(s, fd, kernel_drops);
+                drops_read = true;
+            }
+            if (!drops_due)
+                sl_input_idle(b);
             continue;
         }
         if (pfd[1].revents)

@@ -1,10 +1,46 @@
 /*
  * The input batch: frames in, routed messages out. See input.h for the ownership rules.
+ *
+ * Memory: the input threads allocate every message (one malloc each) and the action workers
+ * free them, oldest first. With glibc's defaults an arena gives its free top back to the
+ * system as soon as 128 KiB of it are free, so under a steady stream the worker's frees trim
+ * pages that the input thread faults back in (zeroed) a moment later: measured on TCP -> file,
+ * ~40 page faults and ~3 mprotect/madvise calls per 1,000 messages, and the faults were about
+ * an eighth of the input thread's time. So the trim threshold is raised to 8 MiB (set once,
+ * before main, while the process has one thread: mallopt is not synchronised with other
+ * threads' allocations), and instead an input thread that has had no traffic for a second
+ * calls malloc_trim once, so an idle daemon still returns what a burst used.
  */
 #include "inputs/input.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/time.h>
+
+#define TRIM_THRESHOLD (8 << 20)
+#define IDLE_TRIM_MS   1000
+
+#if defined(M_TRIM_THRESHOLD)
+__attribute__((constructor)) static void tune_malloc(void)
+{
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+}
+#endif
+
+int sl_input_idle_timeout(const sl_input_batch_t *b)
+{
+    return b->routed ? IDLE_TRIM_MS : -1;
+}
+
+void sl_input_idle(sl_input_batch_t *b)
+{
+    if (!b->routed)
+        return;
+    b->routed = false;
+#if defined(M_TRIM_THRESHOLD)
+    malloc_trim(0);
+#endif
+}
 
 int sl_input_batch_init(sl_input_batch_t *b, sl_input_t *in, sl_queue_mode_t mode)
 {
@@ -13,6 +49,7 @@ int sl_input_batch_init(sl_input_batch_t *b, sl_input_t *in, sl_queue_mode_t mod
     b->n = 0;
     b->malformed = b->truncated = 0;
     b->now_sec = 0;
+    b->routed = false;
     b->ctx.fromhost = "";
     b->ctx.input = in->name;
     b->ctx.local = in->local;
@@ -50,6 +87,7 @@ void sl_input_batch_flush(sl_input_batch_t *b)
     if (b->truncated)
         atomic_fetch_add_explicit(&st->truncated, b->truncated, memory_order_relaxed);
     b->malformed = b->truncated = 0;
+    b->routed = true;
     size_t refused = sl_router_route(&b->router, b->msgs, b->n, b->mode);
     if (refused)
         atomic_fetch_add_explicit(&st->dropped_queue_full, refused, memory_order_relaxed);

@@ -70,6 +70,7 @@ typedef struct sl_input_batch {
     sl_parse_ctx_t ctx;
     sl_queue_mode_t mode;
     time_t now_sec; /* second the cached received time is for */
+    bool routed;    /* messages were routed since the last sl_input_idle */
     size_t n;
     uint32_t malformed, truncated; /* among msgs, added to the stats when routed */
     sl_msg_t *msgs[SL_INPUT_BATCH];
@@ -90,5 +91,15 @@ int sl_input_batch_add(sl_input_batch_t *b, const char *frame, size_t len, const
 
 /* Routes what the batch holds. */
 void sl_input_batch_flush(sl_input_batch_t *b);
+
+/*
+ * How long (milliseconds) an input thread with nothing to read waits before it calls
+ * sl_input_idle: 1000 after traffic, -1 (for ever) once sl_input_idle has run.
+ */
+int sl_input_idle_timeout(const sl_input_batch_t *b);
+
+/* Called by an input thread that found nothing to read for sl_input_idle_timeout: gives the
+ * memory that the last burst of messages left free back to the system (see input.c). */
+void sl_input_idle(sl_input_batch_t *b);
 
 #endif

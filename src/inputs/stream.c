@@ -275,9 +275,11 @@ static void *server_main(void *p)
         return NULL;
     }
     while (!stop) {
-        int n = epoll_wait(s->epoll_fd, evs, 64, -1);
+        int n = epoll_wait(s->epoll_fd, evs, 64, sl_input_idle_timeout(b));
         if (n < 0 && errno != EINTR)
             break;
+        if (n == 0)
+            sl_input_idle(b);
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
             if (tag == NULL) {

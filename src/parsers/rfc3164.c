@@ -31,6 +31,7 @@
 #include "lib/sl_assert.h"
 #include "lib/sl_time.h"
 #include "parsers/parse.h"
+#include "parsers/scan.h"
 
 /* rsyslog's limits (CONF_HOSTNAME_MAXSIZE and CONF_TAG_MAXSIZE less their terminators): a longer
  * word is not a hostname, and a longer tag is cut there with the rest going to msg. */
@@ -53,11 +54,6 @@ static inline int is_alpha(unsigned char c)
 static inline int is_alnum(unsigned char c)
 {
     return is_digit(c) || is_alpha(c);
-}
-
-static inline int is_host_char(unsigned char c)
-{
-    return is_alnum(c) || c == '.' || c == '_' || c == '-';
 }
 
 /* A byte that may be part of the program name: printable ASCII other than the characters that end
@@ -365,8 +361,7 @@ int sl_parse_rfc3164(sl_msg_t *m, const char *p, const sl_parse_ctx_t *ctx)
 
     if (p < end && !ctx->local) {
         const char *lim = end - p > HOSTNAME_MAX ? p + HOSTNAME_MAX : end;
-        for (q = p; q < lim && is_host_char((unsigned char)*q); q++)
-            ;
+        q = sl_scan_host(p, lim);
         if (q == end) {
             sl_msg_set(m, SL_F_HOSTNAME, p, (size_t)(q - p));
             p = q;
@@ -379,8 +374,7 @@ int sl_parse_rfc3164(sl_msg_t *m, const char *p, const sl_parse_ctx_t *ctx)
     {
         const char *t = p;
         const char *lim = end - p > TAG_MAX ? p + TAG_MAX : end;
-        while (p < lim && *p != ':' && *p != ' ')
-            p++;
+        p = sl_scan_until2(p, lim, ':', ' ');
         if (p < end && *p == ':')
             p++;
         sl_msg_set(m, SL_F_TAG, t, (size_t)(p - t));

@@ -25,6 +25,7 @@
 
 #include "lib/sl_assert.h"
 #include "parsers/parse.h"
+#include "parsers/scan.h"
 #include "parsers/sd.h"
 
 /* Two decimal digits at p as a number, or -1 when either byte is not a digit. */
@@ -127,8 +128,7 @@ static const char *header_field(const char *p, const char *end, size_t max, cons
 {
     const char *start = p;
     const char *limit = (size_t)(end - p) > max ? p + max : end;
-    while (p < limit && (unsigned)(unsigned char)*p - 33u < 94u)
-        p++;
+    p = sl_scan_range(p, limit, 33, 126);
     /* Reaching the limit on a printable byte means the field is too long: p is not at an SP. */
     if (p == start || p >= end || *p != ' ')
         return NULL;

@@ -1,23 +1,17 @@
 /*
  * RFC 5424 STRUCTURED-DATA scanning and iteration (see sd.h for the grammar and the choices).
  *
- * sl_sd_scan() runs once per RFC 5424 message on the hot path, so it is a plain forward scan with
- * a byte table for SD-NAME characters; the iterator repeats the same steps one parameter at a
- * time for the few callers that need the contents. Every read is checked against the end
- * pointer: message bytes are not NUL-terminated at the end of a span and may hold NUL bytes.
+ * sl_sd_scan() runs once per RFC 5424 message on the hot path, so it is a plain forward scan whose
+ * token loops are the vector scans of scan.h; the iterator repeats the same steps one parameter at
+ * a time for the few callers that need the contents. Every read is checked against the end pointer:
+ * message bytes are not NUL-terminated at the end of a span and may hold NUL bytes.
  */
 #include "parsers/sd.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* SD-NAME bytes: printable US-ASCII (33..126) except '"' (34), '=' (61) and ']' (93). */
-static const unsigned char sd_name_byte[256] = {
-    [33] = 1,
-    [35 ... 60] = 1,
-    [62 ... 92] = 1,
-    [94 ... 126] = 1,
-};
+#include "parsers/scan.h"
 
 /*
  * Reads an SD-NAME of at most SL_SD_NAME_MAX bytes at p; returns the byte after it, or NULL when
@@ -28,8 +22,7 @@ static const char *sd_name(const char *p, const char *end)
 {
     const char *start = p;
     const char *limit = end - p > SL_SD_NAME_MAX ? p + SL_SD_NAME_MAX : end;
-    while (p < limit && sd_name_byte[(unsigned char)*p])
-        p++;
+    p = sl_scan_sd_name(p, limit);
     return p == start ? NULL : p;
 }
 
@@ -43,20 +36,22 @@ static int sd_escaped(char c)
 static const char *sd_value(const char *p, const char *end, size_t *escapes)
 {
     size_t n = 0;
-    while (p < end) {
-        char c = *p;
-        if (c == '"') {
+    for (;;) {
+        /* Only a quote or a backslash can end or change the value. */
+        p = sl_scan_until2(p, end, '"', '\\');
+        if (p >= end)
+            return NULL;
+        if (*p == '"') {
             *escapes = n;
             return p;
         }
-        if (c == '\\' && end - p >= 2 && sd_escaped(p[1])) {
+        if (end - p >= 2 && sd_escaped(p[1])) {
             p += 2;
             n++;
             continue;
         }
         p++;
     }
-    return NULL;
 }
 
 /* Reads SP PARAM-NAME "=" '"' PARAM-VALUE '"' with p at the SP. Returns the byte after it. */
