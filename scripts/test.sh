@@ -60,12 +60,14 @@ for l in $lanes; do
     release) lane release "" -DCMAKE_BUILD_TYPE=Release ;;
     asan)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+            LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
             lane asan "-LE model" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
     tsan) TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
             lane tsan "-L concurrency|stress" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread \
             -DSL_STRESS=ON ;;
     matrix) matrix_lane ;;
-    nomods) lane nomods "-LE model" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF -DSL_WITH_SYSTEMD=OFF ;;
+    nomods) lane nomods "-LE model" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF \
+            -DSL_WITH_SYSTEMD=OFF -DSL_WITH_OPENSSL=OFF -DSL_WITH_RELP=OFF ;;
     fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
             -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown lane $l" >&2; exit 2 ;;
