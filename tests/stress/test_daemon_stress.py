@@ -1,14 +1,16 @@
-"""Stress tests of the real pipeline: a built sluiced, eight TCP senders, five actions.
+"""Stress tests of the real pipeline: a built sluiced, eight TCP senders, six actions.
 
 Two TCP inputs (two input threads routing at once) take four connections each; every message
-goes to five actions with small queues, so flow control engages all the time:
+goes to six actions with small queues, so flow control engages all the time:
   plain        file, custom template, memory queue of 64, 2 workers;
   filtered     file, json, a `where` that passes everything (a regex when PCRE2 is built);
   traditional  file, traditional template, select "*.*", memory queue of 256, 2 workers;
   rfc5424      file, rfc5424 template, memory queue of 64, batch 8, 2 workers, 4 KiB buffer;
-  direct       file, direct queue: the two input threads deliver it in turn under its lock.
+  direct       file, direct queue: the two input threads deliver it in turn under its lock;
+  disk         file, disk-assisted queue with 64 messages of memory, so it spills to segment
+               files and reads them back, 2 workers.
 Senders mix RFC 3164 and RFC 5424, LF and octet-counted framing, and write in chunks of random
-size so frames straddle reads. With the daemon's eleven threads and the senders' eight, there
+size so frames straddle reads. With the daemon's thirteen threads and the senders' eight, there
 are far more threads than cores.
 
 Checks: every (connection, sequence) pair appears exactly once in every output file (and in
@@ -52,7 +54,7 @@ LOCK_MEMORY = os.environ.get("SL_STRESS_LOCK_MEMORY", "") == "1"
 # Generous: a deadline only bounds a hang; every wait returns as soon as its condition holds.
 WAIT = 600.0
 
-ACTIONS = ["plain", "filtered", "traditional", "rfc5424", "direct"]
+ACTIONS = ["plain", "filtered", "traditional", "rfc5424", "direct", "disk"]
 SANITIZER_MARKS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                    "runtime error:", "ThreadSanitizer:", "AddressSanitizer:"]
 
@@ -74,6 +76,7 @@ def config(lock_memory=False):
     regex = ' and msg =~ "^c[0-9]+ s[0-9]+ [a-z]*END$"' if have_pcre2() else ""
     return f"""
 shutdown_timeout: 120s
+work_dir: "{{dir}}/work"
 lock_memory: {"true" if lock_memory else "false"}
 inputs:
   - {{name: tcp_a, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/tcp_a.port"}}
@@ -107,6 +110,11 @@ actions:
     path: "{{dir}}/direct.log"
     template: "${{msg}}\\n"
     queue: {{type: direct}}
+  - name: disk
+    type: file
+    path: "{{dir}}/disk.log"
+    template: "${{msg}}\\n"
+    queue: {{type: disk, memory_messages: 64, max_disk: 1MiB, batch: 16, workers: 2}}
 """
 
 
@@ -374,8 +382,9 @@ def test_shutdown_under_load(tmp_path):
     # has delivered a quarter of the usual count, the senders stop in the middle of what they
     # send (holding their connections open) and the daemon is told to stop: it takes what the
     # connections hold, up to its bound, and passes the partial frames on.
-    senders = start_senders(d, None, scale=40, tolerate_reset=True)
+    senders = []
     try:
+        senders = start_senders(d, None, scale=40, tolerate_reset=True)
         quarter = CONNS * MESSAGES // 4
         for name in ACTIONS:
             wait_for(lambda: d.action(name)["delivered"] >= quarter, WAIT, f"{name} busy")
@@ -472,9 +481,11 @@ def test_lock_memory_refused(tmp_path):
             pytest.skip("root without CAP_SETPCAP: cannot drop CAP_IPC_LOCK for the daemon")
         prefix += ["setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"]
     d = StressDaemon(tmp_path, config(lock_memory=True), prefix=prefix)
-    with pytest.raises(AssertionError, match="exited with 1"):
-        d.start()
-    d.stop()
+    try:
+        with pytest.raises(AssertionError, match="exited with 1"):
+            d.start()
+    finally:
+        d.stop()  # also when it started after all: no daemon outlives its test
     text = d.log_text()
     assert "lock_memory: mlockall failed" in text and "CAP_IPC_LOCK" in text, text
     check_sanitizer_clean(d)
