@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -88,6 +90,24 @@ static void notify(const char *state)
 #else
     (void)state;
 #endif
+}
+
+/*
+ * Whether mlockall(MCL_FUTURE) can hold for the daemon's life: with CAP_IPC_LOCK, or with no
+ * RLIMIT_MEMLOCK. A finite limit lets mlockall succeed on what is mapped at start and then makes
+ * the first large later mapping (a thread stack) fail with EAGAIN, far from the cause.
+ */
+static bool can_lock_all(void)
+{
+    struct rlimit ml;
+    if (getrlimit(RLIMIT_MEMLOCK, &ml) == 0 && ml.rlim_cur == RLIM_INFINITY)
+        return true;
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return false;
+    return (data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32))) != 0;
 }
 
 static int drop_privileges(const sl_runtime_t *rt)
@@ -319,6 +339,16 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
         nofile.rlim_cur = nofile.rlim_max;
         setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    if (d.rt->lock_memory && !can_lock_all()) {
+        struct rlimit ml;
+        getrlimit(RLIMIT_MEMLOCK, &ml);
+        log_line("lock_memory: RLIMIT_MEMLOCK is %llu bytes and the process lacks "
+                 "CAP_IPC_LOCK: mlockall(MCL_FUTURE) would make every later thread stack and "
+                 "buffer fail once the limit is reached; raise the limit (LimitMEMLOCK=infinity) "
+                 "or grant CAP_IPC_LOCK (see docs/configuration.md)",
+                 (unsigned long long)ml.rlim_cur);
+        return 1;
     }
     if (d.rt->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
         log_line("lock_memory: mlockall failed: %s (needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK "

@@ -89,7 +89,7 @@ def test_lock_memory_fails_clearly_without_limit(tmp_path):
     r = subprocess.run(cmd + [str(BUILD / "sluiced"), "-n", "-f", str(conf)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1, r.stderr
-    assert "lock_memory: mlockall failed" in r.stderr and "RLIMIT_MEMLOCK" in r.stderr
+    assert "lock_memory:" in r.stderr and "RLIMIT_MEMLOCK" in r.stderr
 
 
 LEGACY = """# a classic syslog.conf
