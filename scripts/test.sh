@@ -4,7 +4,7 @@
 #      differential test) tests and the SL_HAVE_* switch check;
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build with stress points (SL_STRESS=ON):
 #      the same tests;
-#   3. ThreadSanitizer build with stress points: the concurrency and stress tests;
+#   3. ThreadSanitizer build with stress points: the concurrency, stress and model tests;
 #   4. matrix: the daemon stress run in the release build under glibc malloc, jemalloc and
 #      mimalloc, each with and without lock_memory (tests/stress/alloc_matrix.sh);
 #   5. clang libFuzzer build: each fuzzer for SL_FUZZ_SECONDS (default 60) from the unit vectors;
@@ -61,9 +61,9 @@ for l in $lanes; do
     asan)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
             LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
-            lane asan "-LE model" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
+            lane asan "" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_STRESS=ON ;;
     tsan) TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
-            lane tsan "-L concurrency|stress" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread \
+            lane tsan "-L concurrency|stress|model" -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=thread \
             -DSL_STRESS=ON ;;
     matrix) matrix_lane ;;
     nomods) lane nomods "-LE model" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF \
