@@ -247,6 +247,18 @@ static void reload(daemon_state_t *d)
     log_line("configuration reloaded");
 }
 
+/* The name of an action waiting for its target, or NULL. */
+static const char *suspended_action(sl_runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->engine.nactions; i++) {
+        sl_action_stats_t st;
+        sl_action_stats(rt->engine.actions[i], &st);
+        if (st.suspended)
+            return rt->engine.actions[i]->name;
+    }
+    return NULL;
+}
+
 static void control_serve(daemon_state_t *d, int *reload_pending)
 {
     int fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -425,7 +437,16 @@ int main(int argc, char **argv)
         if (reload_pending && running) {
             notify("RELOADING=1");
             sl_runtime_reopen(d.rt);
-            reload(&d);
+            const char *stuck = suspended_action(d.rt);
+            if (stuck)
+                /* A reload drains every old action first; one whose target is down would hold
+                 * the whole daemon until the target is back. Files are reopened (logrotate's
+                 * SIGHUP works); the configuration reload waits for the next SIGHUP. */
+                log_line("files reopened; configuration reload postponed: action %s is "
+                         "suspended (its target is down) and could not drain",
+                         stuck);
+            else
+                reload(&d);
             notify("READY=1");
         }
     }

@@ -291,12 +291,33 @@ actions:
 """
 
 
+def test_sighup_with_target_down_keeps_running(tmp_path):
+    """SIGHUP while a forward target is down: files are reopened, the configuration reload is
+    postponed (it would wait for the suspended queue to drain), and the daemon goes on."""
+    with ClosedPort() as dead:
+        d = Sluiced(tmp_path, RELOAD_DOWN % {"port": dead.port}).start()
+        try:
+            tcp_send(d.port("tcp"), batch(b"before", 100))
+            d.wait_delivered("file", 100)
+            wait_for(lambda: d.action("fwd")["suspended"], what="fwd suspended")
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: "configuration reload postponed: action fwd" in d.log_text(),
+                     what="reload postponed")
+            tcp_send(d.port("tcp"), batch(b"after", 100))
+            wait_for(lambda: count_lines(d.dir / "all.log") == 200, timeout=10,
+                     what="messages after the SIGHUP written")
+            assert d.action("fwd")["queued"] == 200
+        finally:
+            d.proc.kill()
+            d.proc.wait()
+            d.logf.close()
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "reload waits (24 h) for every old action to drain before the new configuration starts "
-    "(sluiced.c reload -> sl_runtime_handover -> sl_action_stop); with a forward target down "
-    "the fwd queue never drains: the main thread hangs, inputs stay paused, nothing is "
-    "written any more. Needs a handover of queued messages to the new runtime "
-    "(runtime.c/sluiced.c), reported to the integrator."))
+    "a configuration reload drains every old action first, so with a forward target down "
+    "it is postponed (see test_sighup_with_target_down_keeps_running) instead of applied. "
+    "Applying it needs a handover of running actions (or their queued messages) to the new "
+    "runtime (runtime.c/sluiced.c), as inputs are handed over."))
 def test_reload_with_target_down(tmp_path):
     """SIGHUP while a forward target is down: the reload must complete and the other actions
     must go on delivering; what the forward holds must stay queued (or be counted)."""
