@@ -98,6 +98,28 @@ def main():
         row += [fmt_ratio(s, med(data, case, d, "rate")) for d in others]
         w("| " + " | ".join(row) + " |")
     w("")
+    w("The same ratios taken round by round (each round runs the daemons back to back, so a "
+      "change in the machine's load between rounds cancels out), median over rounds:")
+    w("")
+    for case, title in CASES:
+        cells = []
+        for d in others:
+            rs = []
+            for (c, dd, rnd), kv in rounds.items():
+                if c != case or dd != "sluice":
+                    continue
+                o = rounds.get((case, d, rnd), {})
+                try:
+                    sv, ov = float(kv.get("rate", 0)), float(o.get("rate", 0))
+                except ValueError:
+                    continue
+                if sv > 0 and ov > 0:
+                    rs.append(sv / ov)
+            if rs:
+                cells.append(f"sluice / {LABEL[d]} {statistics.median(rs):.2f}")
+        if cells:
+            w(f"- {case}: " + ", ".join(cells))
+    w("")
     busy = [v for (c, d), kv in data.items() if c in dict(CASES) for v in kv.get("machine_busy", [])]
     if busy:
         w(f"The whole machine (both cores, every process, other work included) was "

@@ -10,10 +10,12 @@
 #     -n  messages per timed run (default 1000000; the profile runs send a fifth)
 #     -r  rounds (default 3); medians are taken over rounds
 #     -c  any of: tcp4 tcp1 rfc5424 fanout relay udp idle profile (default all)
-#     -d  any of: sluice rsyslog syslogng raw (default all; raw takes part where it makes sense)
+#     -d  any of: sluice raw rsyslog syslogng (default all, in this order within a round, so that
+#         sluice and the raw copy run back to back; raw takes part where it makes sense)
 #     -o  results file (default bench/results/results.tsv)
 #     -x  do not regenerate the report (docs/performance.md, docs/performance.png)
-#   SLUICED=path uses that sluiced instead of building one.
+#   SLUICED=path uses that sluiced instead of building one; BENCH_DIR=dir puts the daemons'
+#   work directories and output files there (default /dev/shm, a tmpfs; /tmp when missing).
 #
 # Cases (input: 256-byte lines, each "seq: N, thread: T" so every message can be checked):
 #   tcp4     TCP -> file, RFC 3164, 4 connections
@@ -42,8 +44,12 @@ shared=${SLUICE_SHARED:-/work/shared}
 . "$shared/bench/anchors-env.sh"
 
 N=1000000; ROUNDS=3; CASES="tcp4 tcp1 rfc5424 fanout relay udp idle profile"
-DAEMONS="sluice rsyslog syslogng raw"; RESULTS=$top/bench/results/results.tsv; REPORT=1
-UDP_RATES=${UDP_RATES:-"100000 150000 200000 300000 400000 600000"}; UDP_SECONDS=${UDP_SECONDS:-4}
+DAEMONS="sluice raw rsyslog syslogng"; RESULTS=$top/bench/results/results.tsv; REPORT=1
+UDP_RATES=${UDP_RATES:-"50000 75000 100000 125000 150000 200000 300000"}; UDP_SECONDS=${UDP_SECONDS:-4}
+# Work directories and output files: tmpfs by default, so that the disk of a shared machine
+# (other jobs' writeback, journal commits) does not stall one daemon's writes and not another's.
+BENCH_DIR=${BENCH_DIR:-/dev/shm}
+[ -d "$BENCH_DIR" ] && [ -w "$BENCH_DIR" ] || BENCH_DIR=/tmp
 while getopts n:r:c:d:o:x o; do case $o in
   n) N=$OPTARG;; r) ROUNDS=$OPTARG;; c) CASES=$OPTARG;; d) DAEMONS=$OPTARG;; o) RESULTS=$OPTARG;;
   x) REPORT=0;; *) sed -n '2,40p' "$0"; exit 2;; esac; done
@@ -97,6 +103,7 @@ mkdir -p "$(dirname "$RESULTS")"
   printf '# rsyslog\t%s\n' "$(rsyslogd -v 2>/dev/null | head -1)"
   printf '# syslog-ng\t%s\n' "$(syslogng --version 2>/dev/null | head -1)"
   printf '# socat\t%s\n' "$(socat -V 2>/dev/null | grep -m1 'socat version')"
+  printf '# bench_dir\t%s (%s)\n' "$BENCH_DIR" "$(df --output=fstype "$BENCH_DIR" | tail -1)"
 } > "$RESULTS"
 put() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"; }
 
@@ -191,7 +198,7 @@ stop_sink() { [ -n "$SINK" ] && { kill -- -$SINK 2>/dev/null; wait $SINK 2>/dev/
 # $4 "prof" to count syscalls and allocations.
 tcp_run() {
   local d=$1 k=$2 m=$3 prof=${4:-} w port fmt=3164 conns verify=-v out pp=""
-  w=$(mktemp -d /tmp/slb.XXXXXX); port=$($BT port)
+  w=$(mktemp -d "$BENCH_DIR/slb.XXXXXX"); port=$($BT port)
   [ $k = rfc5424 ] && fmt=5424
   [ $k = relay ] && start_sink $w
   PRE=""
@@ -227,7 +234,7 @@ tcp_run() {
 # Allocation count of a daemon started and stopped without traffic (the baseline to subtract).
 alloc_baseline() {  # $1 daemon $2 case
   local d=$1 k=$2 w port
-  w=$(mktemp -d /tmp/slb.XXXXXX); port=$($BT port)
+  w=$(mktemp -d "$BENCH_DIR/slb.XXXXXX"); port=$($BT port)
   [ $k = relay ] && start_sink $w
   PRE="env MALLOC_COUNT_OUT=$w/malloc.txt LD_PRELOAD=$TOOLS/malloc_count.so"
   start $d $k $w $port ${SINKPORT:-}
@@ -266,7 +273,7 @@ log() { echo "[$(date +%T)] $*" >&2; }
 # ---- UDP -----------------------------------------------------------------------------------
 udp_run() {  # $1 daemon $2 rate; prints benchtool's line
   local d=$1 rate=$2 w port secs
-  w=$(mktemp -d /tmp/slb.XXXXXX); port=$($BT port)
+  w=$(mktemp -d "$BENCH_DIR/slb.XXXXXX"); port=$($BT port)
   start $d udp $w $port
   $BT wait -u -p $port || { echo "fail=start"; log "$d did not start: $(tail -3 $w/d.log)"; stop $d; return; }
   sleep 0.5  # a bound socket is not yet a reading thread (rsyslog starts imudp's late)
@@ -307,7 +314,7 @@ case_idle() {
   local r d w port
   for r in $(seq $ROUNDS); do
     for d in $(daemons_for idle); do
-      w=$(mktemp -d /tmp/slb.XXXXXX); port=$($BT port)
+      w=$(mktemp -d "$BENCH_DIR/slb.XXXXXX"); port=$($BT port)
       start $d tcp4 $w $port; $BT wait -p $port; sleep 2
       put idle $d $r rss_kb "$(awk '/VmRSS/{print $2}' /proc/$DP/status)"
       put idle $d $r threads "$(ls /proc/$DP/task | wc -l)"
