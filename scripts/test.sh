@@ -74,6 +74,8 @@ for l in $lanes; do
     esac
 done
 if [ -n "$failed" ]; then
+    # A full disk has failed lanes before: say how much was left.
+    df -h . /tmp 2>/dev/null || true
     echo "FAILED lanes:$failed"
     exit 1
 fi

@@ -7,7 +7,8 @@
 # Why: a change of allocator changes the heap's layout and timing, and mlockall changes when
 # pages are faulted in; either can expose a race or a use-after-free that the usual allocator
 # hides (DESIGN.md: the ntpd crash after a malloc rewrite). Each cell takes several seconds
-# (SL_STRESS_MESSAGES per connection, default 10000); logs go to BUILD_DIR/alloc-matrix/.
+# (SL_STRESS_MESSAGES per connection, default 10000); logs go to BUILD_DIR/alloc-matrix/ (the
+# outputs of a passing cell are deleted: about 350 MB each).
 #
 # Locking needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK. The script raises the limit when
 # it may; where neither is possible the cell checks instead that sluiced refuses to start with
@@ -62,9 +63,16 @@ for alloc in glibc jemalloc mimalloc; do
             else
                 result="ok"
             fi
+            # Each cell writes about 350 MB of output; keep only the logs of passing cells.
+            rm -rf "$log_dir/tmp-$alloc-$lock"
         else
             result="FAILED (see $log)"
             failed="$failed [$cell]"
+            # CI shows only what is printed: the end of the failing cell's log, and the space
+            # left (the outputs of a failed cell are kept for a look).
+            echo "--- $cell: the end of $log"
+            tail -60 "$log"
+            df -h "$log_dir" || true
         fi
         detail=$(grep -oE '[0-9]+ messages x .*pauses|VmLck [0-9]+ kB, VmRSS [0-9]+ kB' "$log" |
             tr '\n' ' ' || true)
