@@ -38,20 +38,25 @@ def scaled(n):
     return max(1000, int(n * k))
 
 
-def line(i, pad=b"x" * 180):
+def line(i, pad=None):
     """Message i, RFC 3164 framed by the caller; the body is "seq=NNNNNNN <pad>"."""
-    return b"<13>Dec  3 04:05:06 faulthost app[42]: seq=%07d %s" % (i, pad)
+    return b"<13>Dec  3 04:05:06 faulthost app[42]: seq=%07d %s" % (i, PAD if pad is None else pad)
 
 
-def count(path, counts=None, partial=None):
-    """Adds the numbers in path (lines holding one "seq=NNNNNNN ") to counts {seq: n}; lines
-    without one are appended to partial. Returns counts."""
+PAD = b"x" * 180
+WHOLE = re.compile(rb"seq=(\d{7}) (x+)\n?$")
+
+
+def count(path, counts=None, partial=None, pad=PAD):
+    """Adds the numbers in path to counts {seq: n}. A line counts when it holds exactly one
+    "seq=NNNNNNN " and ends with that message's whole pad, so a line cut short or two merged
+    do not count; those are appended to partial. Returns counts."""
     counts = {} if counts is None else counts
     try:
         with open(path, "rb") as f:
             for l in f:
-                m = SEQ.search(l)
-                if m:
+                m = WHOLE.search(l)
+                if m and l.count(b"seq=") == 1 and m.group(2) == pad:
                     s = int(m.group(1))
                     counts[s] = counts.get(s, 0) + 1
                 elif partial is not None:
