@@ -243,6 +243,30 @@ def main():
                   f" | {'–' if al is None else f'{al:.2f}'} |")
         w("")
 
+    # Queues.
+    qs = [q for q in ("memory", "none", "interval", "batch") if (f"queue_{q}", "sluice") in data]
+    if qs:
+        mem = med(data, "queue_memory", "sluice", "rate")
+        w("### sluice, TCP -> file behind each kind of queue")
+        w("")
+        w("The tcp4 case with the file action behind a memory queue and behind a disk queue "
+          "with each sync policy (`queue: {type: disk, sync: ...}`, 10,000 messages of memory), "
+          "work_dir and output on a disk (not a tmpfs: a sync there would cost nothing). "
+          "docs/dqueue.md says what each policy keeps across a crash.")
+        w("")
+        w("| queue | msg/s (median) | rounds | vs memory queue | CPU µs / msg |")
+        w("|---|---|---|---|---|")
+        names = {"memory": "memory", "none": "disk, sync: none", "interval": "disk, sync: interval",
+                 "batch": "disk, sync: batch (write-through)"}
+        for q in qs:
+            kv = data[(f"queue_{q}", "sluice")]
+            r = med(data, f"queue_{q}", "sluice", "rate")
+            cpu = med(data, f"queue_{q}", "sluice", "cpu")
+            w(f"| {names[q]} | {fmt_rate(r)} | "
+              f"{' / '.join(f'{x / 1000:.0f}k' for x in kv.get('rate', []))} | "
+              f"{fmt_ratio(r, mem)} | {'–' if cpu is None else f'{cpu / n * 1e6:.2f}'} |")
+        w("")
+
     # Targets.
     w("### Targets (ratios from this run)")
     w("")

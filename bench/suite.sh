@@ -9,7 +9,7 @@
 #   bench/suite.sh [-n MESSAGES] [-r ROUNDS] [-c "CASES"] [-d "DAEMONS"] [-o RESULTS] [-x]
 #     -n  messages per timed run (default 1000000; the profile runs send a fifth)
 #     -r  rounds (default 3); medians are taken over rounds
-#     -c  any of: tcp4 tcp1 rfc5424 fanout relay udp idle profile (default all)
+#     -c  any of: tcp4 tcp1 rfc5424 fanout relay udp idle profile queues (default all)
 #     -d  any of: sluice raw rsyslog syslogng (default all, in this order within a round, so that
 #         sluice and the raw copy run back to back; raw takes part where it makes sense)
 #     -o  results file (default bench/results/results.tsv)
@@ -27,6 +27,9 @@
 #   udp      UDP -> file at fixed offered rates: first a ladder (one round per rate and daemon),
 #            then ROUNDS at the lowest rate where rsyslog lost more than 0.1%
 #   idle     RSS of a started, idle daemon (tcp4 configuration)
+#   queues   sluice alone, tcp4 with the file action behind a memory queue and behind a disk
+#            queue with each sync policy (none, interval, batch); work_dir and output on
+#            QUEUE_DIR (default /var/tmp, a disk: syncing a tmpfs would measure nothing)
 #   profile  per case and daemon, one shorter run under `perf stat -e syscalls:sys_enter_*`
 #            and the counting allocator (bench/malloc_count.c): syscalls per 1,000 messages and
 #            allocations per message
@@ -43,7 +46,7 @@ top=$(cd "$here/.." && pwd)
 shared=${SLUICE_SHARED:-/work/shared}
 . "$shared/bench/anchors-env.sh"
 
-N=1000000; ROUNDS=3; CASES="tcp4 tcp1 rfc5424 fanout relay udp idle profile"
+N=1000000; ROUNDS=3; CASES="tcp4 tcp1 rfc5424 fanout relay udp idle profile queues"
 DAEMONS="sluice raw rsyslog syslogng"; RESULTS=$top/bench/results/results.tsv; REPORT=1
 UDP_RATES=${UDP_RATES:-"50000 75000 100000 125000 150000 200000 300000"}; UDP_SECONDS=${UDP_SECONDS:-4}
 # Work directories and output files: tmpfs by default, so that the disk of a shared machine
@@ -128,7 +131,7 @@ start() {
       case $k in
       fanout) for i in 0 1 2 3; do echo "  - {name: out$i, type: file, path: \"$w/out$i.log\", select: \"${SELECTORS[$i]}\", template: traditional}"; done ;;
       relay) echo "  - {name: fwd, type: forward, target: \"127.0.0.1:$sink\", protocol: tcp, framing: lf, template: rfc3164}" ;;
-      *) echo "  - {name: out0, type: file, path: \"$w/out0.log\", template: traditional}" ;;
+      *) echo "  - {name: out0, type: file, path: \"$w/out0.log\", template: traditional${QUEUE:+, queue: $QUEUE}}" ;;
       esac
     } > $w/sluice.yaml
     $PRE $SLUICED -f $w/sluice.yaml -n >$w/d.log 2>&1 & DP=$! ;;
@@ -185,7 +188,7 @@ stop() {  # $1 daemon
   wait $DP 2>/dev/null
 }
 
-SINK=""; SINKPORT=""; PRE=""
+SINK=""; SINKPORT=""; PRE=""; QUEUE=""
 start_sink() {  # $1 workdir; the relay's receiving end, the same for every daemon
   SINKPORT=$($BT port)
   setsid socat -b 65536 -u TCP-LISTEN:$SINKPORT,bind=127.0.0.1,fork,reuseaddr OPEN:$1/sink.log,creat,append >/dev/null 2>&1 &
@@ -342,6 +345,19 @@ for k in $CASES; do
         log "profile $kk $d: $(echo "$line" | grep -oE 'sys_total=[0-9.]+|allocs_per_msg=[0-9.]+' | tr '\n' ' ')"
       done
     done ;;
+  queues)
+    qdir=${QUEUE_DIR:-/var/tmp}; saved=$BENCH_DIR; BENCH_DIR=$qdir
+    log "queues: work_dir and outputs in $qdir ($(df --output=fstype "$qdir" | tail -1))"
+    for r in $(seq $ROUNDS); do
+      for q in memory none interval batch; do
+        if [ $q = memory ]; then QUEUE=""; else QUEUE="{type: disk, sync: $q}"; fi
+        line=$(tcp_run sluice tcp4 $N)
+        rate=$(rate_of "$line" $N)
+        record queue_$q sluice $r "$line rate=$rate"
+        log "queues $q round $r: $rate msg/s ($line)"
+      done
+    done
+    QUEUE=""; BENCH_DIR=$saved ;;
   tcp4|tcp1|rfc5424|fanout|relay)
     for r in $(seq $ROUNDS); do
       for d in $(daemons_for $k); do
