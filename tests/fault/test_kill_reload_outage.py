@@ -118,7 +118,9 @@ def test_a_kill9_disk_queue_sync_batch(tmp_path):
     try:
         a.start()
         t0 = time.monotonic()
-        streams.append(Stream(a.port("in"), range(n)))
+        # Paced to last about 8 s, so that the kill comes while it still runs however fast
+        # this machine syncs (a tmpfs /tmp syncs for free).
+        streams.append(Stream(a.port("in"), range(n), rate=n / 8))
         streams[0].start()
         wait_for(lambda: a.action("fwd")["enqueued"] >= n // 3, WAIT, "a backlog in A")
         b.start()
@@ -168,13 +170,12 @@ def test_a_kill9_disk_queue_sync_batch(tmp_path):
         f"client_sent={sent_before} stream_running={still_sending}; replayed={replayed} "
         f"resent_by_client={resent} partial_lines={len(partial)} {elapsed:.1f}s")
     # The kill came with a backlog on disk and the stream still running: a real test.
-    assert still_sending and replayed >= n // 10, (still_sending, replayed)
+    assert still_sending and replayed >= n // 20, (still_sending, replayed)
     assert not missing, f"{len(missing)} lost: {missing[:5]}"
     assert dups <= batch, f"{dups} duplicates, more than one batch"
     # A frame the kill cut in two reaches the sink as one partial line, at most.
     assert len(partial) <= 1, partial[:2]
     assert st_b["inputs"][0]["malformed"] == 0
-    (b.dir / "out.log").unlink()  # 200 MB
 
 
 # ---- b) the forward target down for 30 s in the middle of the stream ---------------------------
