@@ -355,6 +355,18 @@ static void file_destroy(void *inst)
         file_ent_t *e = f->buckets[b];
         while (e) {
             file_ent_t *next = e->next;
+            /* Still failing at the end (the shutdown deadline passed with the disk full):
+             * these records were counted delivered when buffered; say that they are dropped
+             * (what the queue still holds, a disk queue replays at the next start). */
+            if (e->buf.len) {
+                size_t lines = 0;
+                for (size_t i = 0; i < e->buf.len; i++)
+                    lines += e->buf.data[i] == '\n';
+                fprintf(stderr,
+                        "sluiced: file %s: %zu bytes (%zu lines) could not be written and are "
+                        "dropped: %s\n",
+                        e->path, e->buf.len, lines, e->err ? strerror(e->err) : "write failed");
+            }
             ent_free(e);
             e = next;
         }
