@@ -9,7 +9,9 @@
  * A message counts as delivered once its record is in a buffer. When a write fails (disk full,
  * I/O error) the unwritten bytes stay buffered and the output answers SL_OUT_RETRY; it accepts
  * no more messages for that file until the backlog is written, so memory stays bounded and the
- * action's queue holds the rest.
+ * action's queue holds the rest. The failure is logged once per file ("write failed: No space
+ * left on device (N bytes held, retrying)") until it changes, and the recovery once ("writing
+ * again"); the action's suspensions count the retries meanwhile.
  *
  * Dynamic paths: the path template is formatted per message (field values made safe for paths:
  * '/' becomes '_', and "." or ".." values become "_"), and open files are kept in a small hash
@@ -41,6 +43,7 @@ typedef struct file_ent {
     int fd;
     uint32_t hash;
     uint64_t last_use;
+    int err; /* the errno of the failure logged last for this file, 0 when writing works */
     sl_strbuf_t buf;
     struct file_ent *next; /* hash chain */
 } file_ent_t;
@@ -142,6 +145,26 @@ static int ent_open(file_out_t *f, file_ent_t *e)
     return 0;
 }
 
+/* Logs a failure on a file once, until it changes or the file works again (the action's
+ * suspensions show in the stats meanwhile); rc 0 after a failure logs the recovery. */
+static void ent_log(file_ent_t *e, const char *what, int rc)
+{
+    if (rc == 0) {
+        if (e->err)
+            fprintf(stderr, "sluiced: file %s: writing again\n", e->path);
+        e->err = 0;
+        return;
+    }
+    if (-rc == e->err)
+        return;
+    e->err = -rc;
+    if (e->buf.len)
+        fprintf(stderr, "sluiced: file %s: %s: %s (%zu bytes held, retrying)\n", e->path, what,
+                strerror(-rc), e->buf.len);
+    else
+        fprintf(stderr, "sluiced: file %s: %s: %s\n", e->path, what, strerror(-rc));
+}
+
 /* Writes the buffered bytes. 0, or -errno with the unwritten rest kept at the buffer's front. */
 static int ent_write(file_out_t *f, file_ent_t *e)
 {
@@ -149,8 +172,10 @@ static int ent_write(file_out_t *f, file_ent_t *e)
     int rc = 0;
     if (e->buf.len == 0)
         return 0;
-    if (e->fd < 0 && (rc = ent_open(f, e)) < 0)
+    if (e->fd < 0 && (rc = ent_open(f, e)) < 0) {
+        ent_log(e, "cannot open", rc);
         return rc;
+    }
     while (off < e->buf.len) {
         ssize_t w = write(e->fd, e->buf.data + off, e->buf.len - off);
         if (w < 0) {
@@ -164,9 +189,17 @@ static int ent_write(file_out_t *f, file_ent_t *e)
     if (off < e->buf.len)
         memmove(e->buf.data, e->buf.data + off, e->buf.len - off);
     e->buf.len -= off;
-    if (rc == 0 && f->conf.fsync && fdatasync(e->fd) < 0)
+    if (rc < 0) {
+        ent_log(e, "write failed", rc);
+        return rc;
+    }
+    if (f->conf.fsync && fdatasync(e->fd) < 0) {
         rc = -errno;
-    return rc;
+        ent_log(e, "fdatasync failed", rc);
+        return rc;
+    }
+    ent_log(e, NULL, 0);
+    return 0;
 }
 
 static void ent_close(file_ent_t *e)
@@ -269,6 +302,7 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
              * message and never strands records already counted as delivered. */
             int rc = ent_open(f, e);
             if (rc < 0) {
+                ent_log(e, "cannot open", rc);
                 *done = i;
                 return is_retryable(rc) ? SL_OUT_RETRY : SL_OUT_FAIL;
             }
@@ -321,6 +355,18 @@ static void file_destroy(void *inst)
         file_ent_t *e = f->buckets[b];
         while (e) {
             file_ent_t *next = e->next;
+            /* Still failing at the end (the shutdown deadline passed with the disk full):
+             * these records were counted delivered when buffered; say that they are dropped
+             * (what the queue still holds, a disk queue replays at the next start). */
+            if (e->buf.len) {
+                size_t lines = 0;
+                for (size_t i = 0; i < e->buf.len; i++)
+                    lines += e->buf.data[i] == '\n';
+                fprintf(stderr,
+                        "sluiced: file %s: %zu bytes (%zu lines) could not be written and are "
+                        "dropped: %s\n",
+                        e->path, e->buf.len, lines, e->err ? strerror(e->err) : "write failed");
+            }
             ent_free(e);
             e = next;
         }
