@@ -4,7 +4,7 @@
 #   usage: scripts/deps.sh [build|test|bench]
 set -eu
 what=${1:-build}
-pkgs="build-essential cmake pkg-config libyaml-dev libpcre2-dev libsystemd-dev libssl-dev librelp-dev"
+pkgs="build-essential cmake pkg-config libyaml-dev libpcre2-dev libssl-dev librelp-dev"
 case $what in
 test|bench)
     pkgs="$pkgs libcmocka-dev python3-pytest clang libclang-rt-14-dev util-linux socat spin"

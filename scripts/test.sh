@@ -67,7 +67,7 @@ for l in $lanes; do
             -DSL_STRESS=ON ;;
     matrix) matrix_lane ;;
     nomods) lane nomods "-LE model" -DCMAKE_BUILD_TYPE=Release -DSL_WITH_PCRE2=OFF \
-            -DSL_WITH_SYSTEMD=OFF -DSL_WITH_OPENSSL=OFF -DSL_WITH_RELP=OFF ;;
+            -DSL_WITH_OPENSSL=OFF -DSL_WITH_RELP=OFF ;;
     fuzz) CC=clang lane fuzz "-L fuzz" -DCMAKE_BUILD_TYPE=Debug -DSL_FUZZ=ON \
             -DSL_BUILD_TESTS=OFF -DSL_FUZZ_SECONDS="${SL_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown lane $l" >&2; exit 2 ;;

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,6 @@
 #include "core/runtime.h"
 #include "lib/fsutil.h"
 
-#if SL_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 static void usage(FILE *f)
 {
@@ -61,9 +59,8 @@ static void print_version(void)
            SL_HAVE_RELP ? " relp" : "");
     printf("outputs: file forward (udp tcp%s relp) stdout discard\n",
            SL_HAVE_OPENSSL ? " tls" : "");
-    printf("modules: pcre2=%s systemd=%s openssl=%s relp=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
-           SL_HAVE_SYSTEMD ? "yes" : "no", SL_HAVE_OPENSSL ? "yes" : "no",
-           SL_HAVE_RELP ? "yes" : "no");
+    printf("modules: pcre2=%s openssl=%s relp=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
+           SL_HAVE_OPENSSL ? "yes" : "no", SL_HAVE_RELP ? "yes" : "no");
     printf("build: %s%s%s\n", SL_BUILD_TYPE, SL_SANITIZERS[0] ? ", sanitizers: " : "",
            SL_SANITIZERS);
 }
@@ -83,13 +80,26 @@ __attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* systemd's readiness protocol (sd_notify(3)): one datagram with the state to the unix socket
+ * named by $NOTIFY_SOCKET ('@' for the abstract namespace). Done here rather than through
+ * libsystemd: it is a dozen lines, and linking libsystemd costs every daemon about 1 MiB of
+ * resident memory in libraries it would never otherwise use. */
 static void notify(const char *state)
 {
-#if SL_HAVE_SYSTEMD
-    sd_notify(0, state);
-#else
-    (void)state;
-#endif
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = path ? strlen(path) : 0;
+    if (n < 2 || (path[0] != '/' && path[0] != '@') || n >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    close(fd);
 }
 
 /*

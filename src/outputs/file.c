@@ -2,16 +2,21 @@
  * The file output.
  *
  * Records are formatted into a per-file buffer and written with one write() when the buffer is
- * full or the queue runs empty (flush). A buffer only ever holds whole records and files are
+ * full and at the end of every batch. A buffer only ever holds whole records and files are
  * opened O_APPEND, so a line is never split between writes, also when several workers of one
  * action append to the same file: Linux serialises appends to a regular file.
  *
- * A message counts as delivered once its record is in a buffer. When a write fails (disk full,
- * I/O error) the unwritten bytes stay buffered and the output answers SL_OUT_RETRY; it accepts
- * no more messages for that file until the backlog is written, so memory stays bounded and the
- * action's queue holds the rest. The failure is logged once per file ("write failed: No space
- * left on device (N bytes held, retrying)") until it changes, and the recovery once ("writing
- * again"); the action's suspensions count the retries meanwhile.
+ * A message counts as delivered once its record was written (it is in the page cache): deliver()
+ * writes before it returns and reports as done the prefix of the batch whose records are in the
+ * files. When a write fails (disk full, I/O error) the output answers SL_OUT_RETRY; the bytes of
+ * records not written are taken back out of the buffer, so those messages stay in the action's
+ * queue (a disk queue keeps them across a restart). A record the failed write cut in two is cut
+ * off the file again (ftruncate, when the file still ends with it) and goes back to the queue
+ * too; where that cannot be done (a pipe, or another writer appended meanwhile) it counts as
+ * delivered and the rest of it stays buffered, written before anything else goes to that file,
+ * so the line is completed, not split. The failure is logged once per file
+ * ("write failed: No space left on device (N bytes held, retrying)") until it changes, and the
+ * recovery once ("writing again"); the action's suspensions count the retries meanwhile.
  *
  * Dynamic paths: the path template is formatted per message (field values made safe for paths:
  * '/' becomes '_', and "." or ".." values become "_"), and open files are kept in a small hash
@@ -34,9 +39,6 @@
 #include "lib/sl_assert.h"
 #include "lib/strbuf.h"
 
-/* A file whose buffer backlog passes this many buffer sizes accepts nothing more until written. */
-#define BACKLOG_FACTOR 4
-
 typedef struct file_ent {
     char *path;
     size_t path_len;
@@ -45,6 +47,9 @@ typedef struct file_ent {
     uint64_t last_use;
     int err; /* the errno of the failure logged last for this file, 0 when writing works */
     sl_strbuf_t buf;
+    uint64_t written; /* bytes written to the file so far; buf holds the bytes after them */
+    uint64_t gen;     /* the deliver() call that last touched the entry (f->gen) */
+    uint64_t wgen;    /* the deliver() call that last wrote it at its end */
     struct file_ent *next; /* hash chain */
 } file_ent_t;
 
@@ -59,6 +64,15 @@ typedef struct file_out {
     file_ent_t *last;  /* most recent entry */
     file_ent_t *fixed; /* a static path's only entry, once looked up */
     sl_strbuf_t pathbuf;
+    uint64_t gen; /* deliver() calls so far */
+    int owing;    /* some entry still holds the rest of a record cut by a failed write */
+    /* Per message of the batch in deliver(): its file and where its record starts and ends
+     * (offsets counted like written). */
+    struct rec {
+        file_ent_t *e;
+        uint64_t start, end;
+    } *recs;
+    size_t nrecs_cap;
 } file_out_t;
 
 void sl_file_conf_defaults(sl_file_conf_t *c)
@@ -186,6 +200,7 @@ static int ent_write(file_out_t *f, file_ent_t *e)
         }
         off += (size_t)w;
     }
+    e->written += off;
     if (off < e->buf.len)
         memmove(e->buf.data, e->buf.data + off, e->buf.len - off);
     e->buf.len -= off;
@@ -223,7 +238,9 @@ static void evict_one(file_out_t *f)
     file_ent_t **victim = NULL;
     for (size_t b = 0; b < f->nbuckets; b++) {
         for (file_ent_t **pp = &f->buckets[b]; *pp; pp = &(*pp)->next) {
-            if (*pp == f->last)
+            /* Not the one in use, nor one the current batch has records for (deliver() holds
+             * pointers to those until it returns): a batch may briefly keep more files open. */
+            if (*pp == f->last || (*pp)->gen == f->gen)
                 continue;
             if (!victim || (*pp)->last_use < (*victim)->last_use)
                 victim = pp;
@@ -275,9 +292,84 @@ static int is_retryable(int rc)
            rc == -ENOMEM || rc == -EAGAIN || rc == -EINTR;
 }
 
+/* Cuts the last `cut` bytes (the start of a record a failed write cut in two) off the file,
+ * when the file still ends where our last write ended. 0, or -1 when it cannot. */
+static int ent_untear(file_ent_t *e, size_t cut)
+{
+    struct stat st;
+    off_t pos = lseek(e->fd, 0, SEEK_CUR); /* O_APPEND: the end of our last write */
+    if (e->fd < 0 || pos < (off_t)cut || fstat(e->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        st.st_size != pos || ftruncate(e->fd, pos - (off_t)cut) < 0)
+        return -1;
+    e->written -= cut;
+    return 0;
+}
+
+/* Writes what the batch buffered and works out how far it got: the messages before `stop` were
+ * formatted; returns how many of them count as delivered (a prefix), and takes the bytes of the
+ * others back out of the buffers so that they can be offered again. */
+static size_t finish_batch(file_out_t *f, size_t stop)
+{
+    for (size_t i = 0; i < stop; i++) {
+        file_ent_t *e = f->recs[i].e;
+        if (e->wgen != f->gen) { /* once per file: a failing one is not tried per record */
+            e->wgen = f->gen;
+            (void)ent_write(f, e);
+        }
+    }
+    size_t k = 0;
+    while (k < stop && f->recs[k].e->written >= f->recs[k].end)
+        k++;
+    /* A record the failed write cut in two: its start is cut off the file again when nothing
+     * was appended after it (the record is then not delivered, and goes back to the queue
+     * whole). Otherwise (another writer appended, or the file cannot be truncated: a pipe) it
+     * is delivered, and the rest of it stays buffered and is written before anything else goes
+     * to that file. */
+    if (k < stop && f->recs[k].e->written > f->recs[k].start) {
+        file_ent_t *e = f->recs[k].e;
+        if (ent_untear(e, (size_t)(e->written - f->recs[k].start)) == 0)
+            e->buf.len = 0; /* what it held was the cut record's rest and later ones */
+        else
+            k++;
+    }
+    /* Later records come back out, the last first, so each file's buffer ends where its first
+     * record not taken starts. A later record already written (another file that wrote while
+     * this one failed) stays written, and is written again when offered again. */
+    for (size_t i = stop; i-- > k;) {
+        file_ent_t *e = f->recs[i].e;
+        uint64_t keep = f->recs[i].start > e->written ? f->recs[i].start : e->written;
+        if (keep - e->written < e->buf.len)
+            e->buf.len = (size_t)(keep - e->written);
+    }
+    f->owing = 0;
+    for (size_t i = 0; i < stop; i++)
+        f->owing |= f->recs[i].e->buf.len > 0;
+    return k;
+}
+
 static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n, size_t *done)
 {
     file_out_t *f = inst;
+    *done = 0;
+    /* The rest of a record cut by a failed write goes out before anything new. */
+    if (f->owing) {
+        for (size_t b = 0; b < f->nbuckets; b++) {
+            for (file_ent_t *e = f->buckets[b]; e; e = e->next) {
+                if (ent_write(f, e) < 0)
+                    return SL_OUT_RETRY;
+            }
+        }
+        f->owing = 0;
+    }
+    if (n > f->nrecs_cap) {
+        struct rec *r = realloc(f->recs, n * sizeof(*r));
+        if (!r)
+            return SL_OUT_RETRY;
+        f->recs = r;
+        f->nrecs_cap = n;
+    }
+    f->gen++;
+    sl_out_status_t st = SL_OUT_OK;
     size_t i;
     for (i = 0; i < n; i++) {
         file_ent_t *e;
@@ -297,29 +389,38 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
         if (!e)
             break;
         e->last_use = ++f->clock;
+        e->gen = f->gen;
         if (e->fd < 0) {
-            /* Open before accepting a record, so a file that cannot be opened fails its own
-             * message and never strands records already counted as delivered. */
+            /* Open before accepting a record: a file that cannot be opened fails its own
+             * message (or waits, for a retryable error). */
             int rc = ent_open(f, e);
             if (rc < 0) {
                 ent_log(e, "cannot open", rc);
-                *done = i;
-                return is_retryable(rc) ? SL_OUT_RETRY : SL_OUT_FAIL;
+                st = is_retryable(rc) ? SL_OUT_RETRY : SL_OUT_FAIL;
+                break;
             }
         }
-        if (e->buf.len >= BACKLOG_FACTOR * f->conf.buffer_size && ent_write(f, e) < 0) {
-            /* Still owes a backlog from a failed write: take nothing more until it is out. */
-            *done = i;
-            return SL_OUT_RETRY;
-        }
-        if (sl_template_format(f->conf.tmpl, msgs[i], &e->buf) < 0)
+        size_t had = e->buf.len;
+        uint64_t start = e->written + had;
+        if (sl_template_format(f->conf.tmpl, msgs[i], &e->buf) < 0) {
+            e->buf.len = had; /* nothing of a record that could not be made */
             break;
-        /* A failed write keeps its bytes buffered; the backlog check above stops intake. */
-        if (e->buf.len >= f->conf.buffer_size)
-            (void)ent_write(f, e);
+        }
+        f->recs[i] = (struct rec){e, start, e->written + e->buf.len};
+        if (e->buf.len >= f->conf.buffer_size && ent_write(f, e) < 0) {
+            i++;
+            st = SL_OUT_RETRY;
+            break;
+        }
     }
-    *done = i;
-    return i == n ? SL_OUT_OK : SL_OUT_RETRY;
+    size_t stop = i;
+    *done = finish_batch(f, stop);
+    if (*done < n && st == SL_OUT_OK)
+        st = SL_OUT_RETRY;
+    /* Failing a message is for the one that cannot be written, not for those before it. */
+    if (st == SL_OUT_FAIL && *done != stop)
+        st = SL_OUT_RETRY;
+    return st;
 }
 
 static sl_out_status_t file_flush(void *inst)
@@ -356,22 +457,19 @@ static void file_destroy(void *inst)
         while (e) {
             file_ent_t *next = e->next;
             /* Still failing at the end (the shutdown deadline passed with the disk full):
-             * these records were counted delivered when buffered; say that they are dropped
-             * (what the queue still holds, a disk queue replays at the next start). */
-            if (e->buf.len) {
-                size_t lines = 0;
-                for (size_t i = 0; i < e->buf.len; i++)
-                    lines += e->buf.data[i] == '\n';
+             * what is left is the rest of one record that a failed write cut in two (the
+             * records not started went back to the queue, which a disk queue keeps). */
+            if (e->buf.len)
                 fprintf(stderr,
-                        "sluiced: file %s: %zu bytes (%zu lines) could not be written and are "
-                        "dropped: %s\n",
-                        e->path, e->buf.len, lines, e->err ? strerror(e->err) : "write failed");
-            }
+                        "sluiced: file %s: the last %zu bytes of a record could not be written, "
+                        "the file ends with it cut short: %s\n",
+                        e->path, e->buf.len, e->err ? strerror(e->err) : "write failed");
             ent_free(e);
             e = next;
         }
     }
     free(f->buckets);
+    free(f->recs);
     sl_template_free(f->path_tmpl);
     sl_strbuf_free(&f->pathbuf);
     free(f->path_copy);

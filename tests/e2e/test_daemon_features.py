@@ -17,11 +17,6 @@ actions:
 
 
 def test_sd_notify_ready_and_stopping(tmp_path):
-    import subprocess
-    version = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True,
-                             text=True).stdout
-    if "systemd=no" in version:
-        pytest.skip("built without libsystemd (SL_HAVE_SYSTEMD 0): no sd_notify")
     path = str(tmp_path / "notify.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
@@ -32,6 +27,17 @@ def test_sd_notify_ready_and_stopping(tmp_path):
         d.stop()
         msg = s.recv(4096)
         assert b"STOPPING=1" in msg
+    s.close()
+
+
+def test_sd_notify_abstract_socket(tmp_path):
+    """NOTIFY_SOCKET starting with '@' names a socket in the abstract namespace."""
+    name = f"sluice-test-{os.getpid()}-{id(tmp_path)}"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("\0" + name)
+    s.settimeout(20)
+    with Sluiced(tmp_path / "d", TCP_ONLY, env={"NOTIFY_SOCKET": "@" + name}):
+        assert b"READY=1" in s.recv(4096)
     s.close()
 
 
