@@ -125,7 +125,7 @@ start() {
     {
       echo "work_dir: $w"
       echo "inputs:"
-      if [ $k = udp ]; then echo "  - {name: in, type: udp, listen: \"127.0.0.1:$port\", receive_buffer: 8MiB}"
+      if [ $k = udp ]; then echo "  - {name: in, type: udp, listen: \"127.0.0.1:$port\", threads: 2}"
       else echo "  - {name: in, type: tcp, listen: \"127.0.0.1:$port\"}"; fi
       echo "actions:"
       case $k in
@@ -141,7 +141,7 @@ start() {
       echo "main_queue(queue.type=\"FixedArray\" queue.size=\"100000\" queue.dequeueBatchSize=\"1024\")"
       if [ $k = udp ]; then
         echo 'module(load="imudp" threads="2")'
-        echo "input(type=\"imudp\" port=\"$port\" address=\"127.0.0.1\" rcvbufSize=\"8m\")"
+        echo "input(type=\"imudp\" port=\"$port\" address=\"127.0.0.1\")"
       else
         echo 'module(load="imptcp" threads="2")'
         echo "input(type=\"imptcp\" port=\"$port\" address=\"127.0.0.1\")"
@@ -155,9 +155,12 @@ start() {
     } > $w/r.conf
     $PRE rsyslogd -n -f $w/r.conf -i $w/pid >$w/d.log 2>&1 & DP=$! ;;
   syslogng)
-    local src flags=""
+    # flow-control: a TCP source waits for a full destination instead of dropping, as rsyslog
+    # and sluice do (syslog-ng's default drops once log-fifo-size is full; seen in the relay).
+    local src flags="" fc="flags(flow-control);"
+    [ $k = udp ] && fc=""
     [ $k = rfc5424 ] && flags=" flags(syslog-protocol)"
-    if [ $k = udp ]; then src="network(ip(127.0.0.1) port($port) transport(udp) so-rcvbuf(8388608))"
+    if [ $k = udp ]; then src="network(ip(127.0.0.1) port($port) transport(udp))"
     else src="network(ip(127.0.0.1) port($port) transport(tcp) max-connections(64) log-iw-size(100000)$flags)"; fi
     {
       echo "@version: 3.38"
@@ -167,12 +170,12 @@ start() {
       case $k in
       fanout) for i in 0 1 2 3; do
           echo "destination d$i { file(\"$w/out$i.log\" template(\"\${DATE} \${HOST} \${MSGHDR}\${MSG}\\n\")); };"
-          echo "log { source(s); ${SNG_FILTERS[$i]} destination(d$i); };"
+          echo "log { source(s); ${SNG_FILTERS[$i]} destination(d$i); $fc };"
         done ;;
       relay) echo "destination d0 { network(\"127.0.0.1\" port($sink) transport(tcp)); };"
-        echo "log { source(s); destination(d0); };" ;;
+        echo "log { source(s); destination(d0); $fc };" ;;
       *) echo "destination d0 { file(\"$w/out0.log\" template(\"\${DATE} \${HOST} \${MSGHDR}\${MSG}\\n\")); };"
-        echo "log { source(s); destination(d0); };" ;;
+        echo "log { source(s); destination(d0); $fc };" ;;
       esac
     } > $w/s.conf
     $PRE env LD_LIBRARY_PATH=$SNG_LD $SNG/usr/sbin/syslog-ng -F -f $w/s.conf -R $w/persist -p $w/pid -c $w/ctl >$w/d.log 2>&1 & DP=$! ;;

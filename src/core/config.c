@@ -184,9 +184,10 @@ static const sl_cfg_key_t input_keys[] = {
     {.name = "receive_buffer",
      .type = SL_CFG_SIZE,
      .offset = offsetof(input_conf_t, receive_buffer),
-     .def = "0",
+     .def = "4MiB",
      .max = 1 << 30,
-     .help = "udp: socket receive buffer (SO_RCVBUF); 0: the system's default"},
+     .help = "udp: socket receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF up to "
+             "net.core.rmem_max); 0: the system's default"},
     {.name = "socket_mode",
      .type = SL_CFG_MODE,
      .offset = offsetof(input_conf_t, socket_mode),
