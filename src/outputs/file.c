@@ -48,8 +48,7 @@ typedef struct file_ent {
     int err; /* the errno of the failure logged last for this file, 0 when writing works */
     sl_strbuf_t buf;
     uint64_t written; /* bytes written to the file so far; buf holds the bytes after them */
-    uint64_t gen;     /* the deliver() call that last touched the entry (f->gen) */
-    uint64_t wgen;    /* the deliver() call that last wrote it at its end */
+    uint64_t wgen;    /* the deliver() call that last wrote it at its end (f->gen) */
     struct file_ent *next; /* hash chain */
 } file_ent_t;
 
@@ -67,12 +66,13 @@ typedef struct file_out {
     uint64_t gen; /* deliver() calls so far */
     int owing;    /* some entry still holds the rest of a record cut by a failed write */
     /* Per message of the batch in deliver(): its file and where its record starts and ends
-     * (offsets counted like written). */
+     * (offsets counted like written); e is NULL once the file was written out and closed by
+     * eviction (the record is then in the file). nrecs: the records made so far. */
     struct rec {
         file_ent_t *e;
         uint64_t start, end;
     } *recs;
-    size_t nrecs_cap;
+    size_t nrecs, nrecs_cap;
 } file_out_t;
 
 void sl_file_conf_defaults(sl_file_conf_t *c)
@@ -238,9 +238,7 @@ static void evict_one(file_out_t *f)
     file_ent_t **victim = NULL;
     for (size_t b = 0; b < f->nbuckets; b++) {
         for (file_ent_t **pp = &f->buckets[b]; *pp; pp = &(*pp)->next) {
-            /* Not the one in use, nor one the current batch has records for (deliver() holds
-             * pointers to those until it returns): a batch may briefly keep more files open. */
-            if (*pp == f->last || (*pp)->gen == f->gen)
+            if (*pp == f->last)
                 continue;
             if (!victim || (*pp)->last_use < (*victim)->last_use)
                 victim = pp;
@@ -251,6 +249,11 @@ static void evict_one(file_out_t *f)
     file_ent_t *e = *victim;
     if (ent_write(f, e) < 0)
         return; /* keep a file that still owes bytes; try another time */
+    /* Its records in the batch being delivered are in the file now. */
+    for (size_t i = 0; i < f->nrecs; i++) {
+        if (f->recs[i].e == e)
+            f->recs[i].e = NULL;
+    }
     *victim = e->next;
     ent_free(e);
     f->nopen--;
@@ -312,13 +315,13 @@ static size_t finish_batch(file_out_t *f, size_t stop)
 {
     for (size_t i = 0; i < stop; i++) {
         file_ent_t *e = f->recs[i].e;
-        if (e->wgen != f->gen) { /* once per file: a failing one is not tried per record */
+        if (e && e->wgen != f->gen) { /* once per file: a failing one is not tried per record */
             e->wgen = f->gen;
             (void)ent_write(f, e);
         }
     }
     size_t k = 0;
-    while (k < stop && f->recs[k].e->written >= f->recs[k].end)
+    while (k < stop && (!f->recs[k].e || f->recs[k].e->written >= f->recs[k].end))
         k++;
     /* A record the failed write cut in two: its start is cut off the file again when nothing
      * was appended after it (the record is then not delivered, and goes back to the queue
@@ -337,13 +340,16 @@ static size_t finish_batch(file_out_t *f, size_t stop)
      * this one failed) stays written, and is written again when offered again. */
     for (size_t i = stop; i-- > k;) {
         file_ent_t *e = f->recs[i].e;
+        if (!e)
+            continue; /* written and closed: offered again, it is written again */
         uint64_t keep = f->recs[i].start > e->written ? f->recs[i].start : e->written;
         if (keep - e->written < e->buf.len)
             e->buf.len = (size_t)(keep - e->written);
     }
     f->owing = 0;
     for (size_t i = 0; i < stop; i++)
-        f->owing |= f->recs[i].e->buf.len > 0;
+        f->owing |= f->recs[i].e && f->recs[i].e->buf.len > 0;
+    f->nrecs = 0;
     return k;
 }
 
@@ -369,6 +375,7 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
         f->nrecs_cap = n;
     }
     f->gen++;
+    f->nrecs = 0;
     sl_out_status_t st = SL_OUT_OK;
     size_t i;
     for (i = 0; i < n; i++) {
@@ -389,7 +396,6 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
         if (!e)
             break;
         e->last_use = ++f->clock;
-        e->gen = f->gen;
         if (e->fd < 0) {
             /* Open before accepting a record: a file that cannot be opened fails its own
              * message (or waits, for a retryable error). */
@@ -407,6 +413,7 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
             break;
         }
         f->recs[i] = (struct rec){e, start, e->written + e->buf.len};
+        f->nrecs = i + 1;
         if (e->buf.len >= f->conf.buffer_size && ent_write(f, e) < 0) {
             i++;
             st = SL_OUT_RETRY;

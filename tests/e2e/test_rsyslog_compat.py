@@ -104,6 +104,15 @@ def normalise(rs, sl):
     if rfc5424 and r["msg"].startswith("\ufeff"):
         r["msg"] = r["msg"][1:]
 
+    # N5. RFC 3164 stamps carry no year. Received in December, a January stamp is next year's
+    # for sluice (a sender whose clock runs ahead across new year) and this year's for rsyslog.
+    # Take sluice's year
+    # back by one in exactly that case.
+    ts, rcv = s["timestamp"], sl.get("received", "")
+    if (not rfc5424 and ts is not MISSING and ts[4:8] == "-01-" and rcv[4:8] == "-12-"
+            and ts[:4] == "%04d" % (int(rcv[:4]) + 1)):
+        s["timestamp"] = "%04d" % int(rcv[:4]) + ts[4:]
+
     return r, s
 
 
