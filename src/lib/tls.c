@@ -24,9 +24,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#endif
-
-#if SL_HAVE_OPENSSL
 
 /* The oldest error OpenSSL queued (usually the most specific), as "library: reason"; the
  * queue is emptied. */
