@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "sl_config.h"
+#include "core/module.h"
 #include "core/runtime.h"
 #include "lib/fsutil.h"
 
@@ -47,7 +48,8 @@ static void usage(FILE *f)
                "                   (default: the built-in configuration, see --print-default)\n"
                "  -n, --foreground do not detach\n"
                "  --check          check the configuration and exit (0: valid)\n"
-               "  --version        print the version and the modules built in\n"
+               "  --version        print the version, the modules built in and where the\n"
+               "                   loadable ones were found\n"
                "  --print-default  print the built-in configuration\n"
                "  --help-config    list every configuration key with its type and default\n");
 }
@@ -61,6 +63,20 @@ static void print_version(void)
            SL_HAVE_OPENSSL ? " tls" : "");
     printf("modules: pcre2=%s openssl=%s relp=%s\n", SL_HAVE_PCRE2 ? "yes" : "no",
            SL_HAVE_OPENSSL ? "yes" : "no", SL_HAVE_RELP ? "yes" : "no");
+    /* The loadable modules built: where each would be loaded from (nothing is loaded here). */
+    static const struct {
+        bool built;
+        const char *file;
+    } mods[] = {{SL_HAVE_OPENSSL, SL_MODULE_TLS_FILE}, {SL_HAVE_RELP, SL_MODULE_RELP_FILE}};
+    for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+        char where[4096];
+        if (!mods[i].built)
+            continue;
+        if (sl_module_locate(mods[i].file, where, sizeof(where)) == 0)
+            printf("module %s: found %s\n", mods[i].file, where);
+        else
+            printf("module %s: not found (looked in %s)\n", mods[i].file, where);
+    }
     printf("build: %s%s%s\n", SL_BUILD_TYPE, SL_SANITIZERS[0] ? ", sanitizers: " : "",
            SL_SANITIZERS);
 }

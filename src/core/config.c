@@ -21,6 +21,7 @@
 #include "core/cfg_legacy.h"
 #include "core/runtime.h"
 #include "inputs/net.h"
+#include "core/module.h"
 #include "inputs/relp.h"
 #include "inputs/tls.h"
 #include "lib/tls.h"
@@ -676,7 +677,7 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
                 .rcvbuf = (int)c.receive_buffer,
                 .socket_mode = (mode_t)c.socket_mode,
             };
-            char err[256];
+            char err[1024]; /* a module that cannot be loaded lists every path tried */
             sl_input_t *in;
             for (size_t j = 0; j < b->rt->ninputs; j++) {
                 if (strcmp(b->rt->inputs[j]->name, c.name) == 0)
@@ -698,13 +699,18 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
                                           .max_message_size = (size_t)c.max_message_size,
                                           .max_connections = (unsigned)c.max_connections,
                                           .tls = &tls};
-                rc = sl_tls_input_create(c.name, &tc, &b->rt->engine, &in, err, sizeof(err));
+                /* The module is loaded here, on the main thread, while the configuration is. */
+                const sl_tls_module_t *m = sl_module_tls(err, sizeof(err));
+                rc = m ? m->input_create(c.name, &tc, &b->rt->engine, &in, err, sizeof(err))
+                       : -ENOENT;
                 sl_tls_conf_free(&tls);
             } else if (c.type == IN_RELP) {
                 sl_relp_input_conf_t rc_ = {.listen = c.listen,
                                             .port_file = c.port_file,
                                             .max_message_size = (size_t)c.max_message_size};
-                rc = sl_relp_input_create(c.name, &rc_, &b->rt->engine, &in, err, sizeof(err));
+                const sl_relp_module_t *m = sl_module_relp(err, sizeof(err));
+                rc = m ? m->input_create(c.name, &rc_, &b->rt->engine, &in, err, sizeof(err))
+                       : -ENOENT;
             } else {
                 rc = sl_net_input_create(c.name, &nc, &b->rt->engine, &in, err, sizeof(err));
             }
@@ -959,7 +965,7 @@ static void load_action(build_t *b, const sl_cfg_node_t *node, size_t index)
         goto nomem;
     }
     ac.disk.dir = qdir;
-    char err[256] = "";
+    char err[1024] = ""; /* a module that cannot be loaded lists every path tried */
     sl_action_t *a;
     /* Output instances are created here, so that a bad path or target shows in --check. */
     int crc = sl_action_create(&a, &ac, err, sizeof(err));

@@ -17,8 +17,9 @@ typedef struct sl_relp_input_conf {
     size_t max_message_size;
 } sl_relp_input_conf_t;
 
-/* Creates a relp input (not bound). Strings are copied. Without librelp this fails with
- * -ENOTSUP and says so in err. */
+/* Creates a relp input (not bound). Strings are copied. Part of the sluice_relp module: the core
+ * calls it through sl_module_relp()->input_create (core/module.h). Without librelp this fails
+ * with -ENOTSUP and says so in err. */
 int sl_relp_input_create(const char *name, const sl_relp_input_conf_t *conf, sl_engine_t *engine,
                          sl_input_t **out, char *err, size_t errlen);
 

@@ -24,8 +24,9 @@ typedef struct sl_tls_input_conf {
 /*
  * Creates a tls input (not bound). The certificate files are read here, so that errors show in
  * --check; they are read again when a reload resumes the input, so a SIGHUP picks up renewed
- * certificates while open connections go on. Strings in conf are copied. In a build without
- * OpenSSL this fails with -ENOTSUP and says so in err.
+ * certificates while open connections go on. Strings in conf are copied. Part of the sluice_tls
+ * module: the core calls it through sl_module_tls()->input_create (core/module.h). In a build
+ * without OpenSSL (unit tests only) this fails with -ENOTSUP and says so in err.
  */
 int sl_tls_input_create(const char *name, const sl_tls_input_conf_t *conf, sl_engine_t *engine,
                         sl_input_t **out, char *err, size_t errlen);

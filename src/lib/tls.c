@@ -1,6 +1,9 @@
 /*
- * OpenSSL contexts and error descriptions; see tls.h. Without OpenSSL (SL_HAVE_OPENSSL 0) only
- * the configuration helpers are real and the rest refuses with a sentence saying why.
+ * OpenSSL contexts, client sessions and error descriptions; see tls.h. This file is part of the
+ * sluice_tls module (core/module.h), never of the daemon's core: the configuration helpers it
+ * shares with the core are in tls_conf.c. Without OpenSSL (SL_HAVE_OPENSSL 0) the module is not
+ * built, and what is here, compiled only into the unit tests, refuses with a sentence saying
+ * why.
  */
 #include "lib/tls.h"
 
@@ -16,82 +19,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#endif
-
-static int dup_str(char **dst, const char *src)
-{
-    *dst = NULL;
-    if (!src)
-        return 0;
-    *dst = strdup(src);
-    return *dst ? 0 : -ENOMEM;
-}
-
-int sl_tls_conf_copy(sl_tls_conf_t *dst, const sl_tls_conf_t *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    dst->client_auth = src->client_auth;
-    if (dup_str(&dst->cert_file, src->cert_file) < 0 ||
-        dup_str(&dst->key_file, src->key_file) < 0 || dup_str(&dst->ca_file, src->ca_file) < 0 ||
-        dup_str(&dst->server_name, src->server_name) < 0)
-        goto nomem;
-    if (src->nallowed_peers) {
-        dst->allowed_peers = calloc(src->nallowed_peers, sizeof(char *));
-        if (!dst->allowed_peers)
-            goto nomem;
-        dst->nallowed_peers = src->nallowed_peers;
-        for (size_t i = 0; i < src->nallowed_peers; i++) {
-            if (dup_str(&dst->allowed_peers[i], src->allowed_peers[i]) < 0)
-                goto nomem;
-        }
-    }
-    return 0;
-nomem:
-    sl_tls_conf_free(dst);
-    return -ENOMEM;
-}
-
-void sl_tls_conf_free(sl_tls_conf_t *c)
-{
-    free(c->cert_file);
-    free(c->key_file);
-    free(c->ca_file);
-    free(c->server_name);
-    for (size_t i = 0; i < c->nallowed_peers; i++)
-        free(c->allowed_peers[i]);
-    free(c->allowed_peers);
-    memset(c, 0, sizeof(*c));
-}
-
-char *sl_tls_conf_describe(const sl_tls_conf_t *c)
-{
-    char *s = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&s, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "cert=%s|key=%s|ca=%s|auth=%d|sni=%s|peers=", c->cert_file ? c->cert_file : "",
-            c->key_file ? c->key_file : "", c->ca_file ? c->ca_file : "", (int)c->client_auth,
-            c->server_name ? c->server_name : "");
-    for (size_t i = 0; i < c->nallowed_peers; i++)
-        fprintf(f, "%s,", c->allowed_peers[i]);
-    if (fclose(f) != 0) {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-#if SL_HAVE_OPENSSL
-
-bool sl_tls_available(void)
-{
-    return true;
-}
 
 /* The oldest error OpenSSL queued (usually the most specific), as "library: reason"; the
  * queue is emptied. */
@@ -445,6 +377,64 @@ int sl_tls_peer_closed(SSL *ssl, int fd)
     return over;
 }
 
+static void set_io_timeout(int fd, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int sl_tls_client_open(SSL_CTX *ctx, int fd, const char *name, int timeout_ms, SSL **out,
+                       const char **what, char *why, size_t len)
+{
+    bool requested = false;
+    *out = NULL;
+    *what = "TLS handshake failed";
+    SSL *ssl = SSL_new(ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1 || sl_tls_expect_name(ssl, name) < 0) {
+        SSL_free(ssl);
+        snprintf(why, len, "out of memory");
+        return -ENOMEM;
+    }
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    sl_tls_track_cert_request(ssl, &requested);
+    set_io_timeout(fd, timeout_ms);
+    int rc = SSL_connect(ssl);
+    if (rc != 1) {
+        sl_tls_describe_error(ssl, rc, why, len);
+        rc = -EPROTO;
+    } else if (sl_tls_client_confirm(ssl, fd, requested, timeout_ms, why, len) < 0) {
+        *what = "the server refused the TLS session";
+        rc = -EPROTO;
+    } else {
+        rc = 0;
+    }
+    set_io_timeout(fd, 0);
+    /* requested lives on this stack: no callback may write it once the handshake is over
+     * (renegotiation is off, so none would come; this makes it certain). */
+    SSL_set_cert_cb(ssl, NULL, NULL);
+    if (rc < 0) {
+        SSL_free(ssl);
+        return rc;
+    }
+    *out = ssl;
+    return 0;
+}
+
+int sl_tls_write(SSL *ssl, const char *p, size_t len)
+{
+    int w = SSL_write(ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+    return w > 0 ? w : -1;
+}
+
+void sl_tls_close(SSL *ssl, int fd)
+{
+    /* close_notify, without waiting on a peer that may have stopped reading. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+}
+
 void sl_tls_describe_error(SSL *ssl, int rc, char *buf, size_t len)
 {
     int e = SSL_get_error(ssl, rc);
@@ -485,11 +475,6 @@ void sl_tls_describe_error(SSL *ssl, int rc, char *buf, size_t len)
 #else /* !SL_HAVE_OPENSSL */
 
 #define NO_TLS "TLS needs OpenSSL, which this build lacks"
-
-bool sl_tls_available(void)
-{
-    return false;
-}
 
 int sl_tls_server_ctx(const sl_tls_conf_t *c, struct ssl_ctx_st **out, char *err, size_t errlen)
 {
@@ -541,6 +526,33 @@ int sl_tls_peer_closed(struct ssl_st *ssl, int fd)
     (void)ssl;
     (void)fd;
     return 1;
+}
+
+int sl_tls_client_open(struct ssl_ctx_st *ctx, int fd, const char *name, int timeout_ms,
+                       struct ssl_st **out, const char **what, char *why, size_t len)
+{
+    (void)ctx;
+    (void)fd;
+    (void)name;
+    (void)timeout_ms;
+    *out = NULL;
+    *what = "TLS handshake failed";
+    snprintf(why, len, NO_TLS);
+    return -ENOTSUP;
+}
+
+int sl_tls_write(struct ssl_st *ssl, const char *p, size_t len)
+{
+    (void)ssl;
+    (void)p;
+    (void)len;
+    return -1;
+}
+
+void sl_tls_close(struct ssl_st *ssl, int fd)
+{
+    (void)ssl;
+    (void)fd;
 }
 
 void sl_tls_describe_error(struct ssl_st *ssl, int rc, char *buf, size_t len)

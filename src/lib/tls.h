@@ -14,8 +14,11 @@
  * require, and then verifies it against ca_file, and its names against allowed_peers, during
  * the handshake, so that a refused client sees a TLS alert rather than a closed connection.
  *
- * The header compiles without OpenSSL (the types are only declared); in a build without it every
- * function fails with -ENOTSUP and says so, so callers need no #if of their own.
+ * The header compiles without OpenSSL (the types are only declared). The configuration helpers
+ * (tls_conf.c) are in the daemon's core; everything else (tls.c) is in the sluice_tls module,
+ * which the core reaches only through its table (core/module.h) and loads only for a
+ * configuration that uses TLS. Built without OpenSSL, tls.c's functions fail with -ENOTSUP and
+ * say so (only the unit tests link them then).
  *
  * Concurrency: a context is read-only once built and may be shared by threads (OpenSSL's
  * SSL_CTX is reference counted and thread-safe for SSL_new); the error queue OpenSSL keeps is
@@ -51,7 +54,8 @@ typedef struct sl_tls_conf {
 /* Longest text a TLS error description needs. */
 #define SL_TLS_ERRLEN 256
 
-/* Whether this build has TLS (OpenSSL). */
+/* Whether this build has TLS (OpenSSL): the sluice_tls module was built (it may still be missing
+ * from the disk: sl_module_tls says so). */
 bool sl_tls_available(void);
 
 /* Deep copy (dst owns its strings); 0 or -ENOMEM. */
@@ -108,6 +112,23 @@ int sl_tls_client_confirm(struct ssl_st *ssl, int fd, bool cert_requested, int t
  * the session or the connection is over, else 0. fd as above.
  */
 int sl_tls_peer_closed(struct ssl_st *ssl, int fd);
+
+/*
+ * A client session on fd, a connected socket: the handshake (verifying the server's certificate
+ * and that it carries name), then, when the server asked for a client certificate, its verdict
+ * (sl_tls_client_confirm), all within timeout_ms. Returns 0 with *out, or a negative errno with
+ * *what naming the step that failed ("TLS handshake failed", "the server refused the TLS
+ * session") and why the reason. fd is left blocking as it was, without I/O timeouts.
+ */
+int sl_tls_client_open(struct ssl_ctx_st *ctx, int fd, const char *name, int timeout_ms,
+                       struct ssl_st **out, const char **what, char *why, size_t len);
+
+/* Writes what the session takes (partial writes are on): a byte count, or -1 when it is over. */
+int sl_tls_write(struct ssl_st *ssl, const char *p, size_t len);
+
+/* Sends close_notify without waiting (fd becomes non-blocking) and frees the session; the
+ * caller closes fd. */
+void sl_tls_close(struct ssl_st *ssl, int fd);
 
 /*
  * Describes why an SSL call returned rc: the certificate check that failed ("certificate

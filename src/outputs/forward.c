@@ -17,7 +17,10 @@
  * connection is used only once the server's verdict is in (sl_tls_client_confirm); otherwise the
  * first batch after every reconnect would go into a connection being closed and be lost. TLS
  * lives here rather than in an output of its own because everything but the transport is TCP's.
- * SIGHUP (reopen) also rebuilds the context, so renewed client certificates are read.
+ * SIGHUP (reopen) also rebuilds the context, so renewed client certificates are read. The
+ * OpenSSL side of all this (contexts, handshake, verdict, writes) is in the sluice_tls module
+ * (lib/tls.c), reached through the table an instance keeps (core/module.h): the module is
+ * loaded when a tls forward is configured, and a daemon without one never maps OpenSSL.
  *
  * Concurrency: an instance belongs to one worker thread (see output.h), except for cancel(),
  * which the stopping thread calls while the worker may be blocked in send() or connect(): it
@@ -44,12 +47,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "core/module.h"
 #include "lib/strbuf.h"
-#include "sl_config.h"
-
-#if SL_HAVE_OPENSSL
-#include <openssl/ssl.h>
-#endif
 
 typedef struct fwd_out {
     sl_forward_conf_t conf;
@@ -62,9 +61,9 @@ typedef struct fwd_out {
     sl_strbuf_t rec;
     size_t *ends; /* end offset of each record in buf */
     size_t ends_cap;
-    struct ssl_ctx_st *ctx; /* TLS */
+    const sl_tls_module_t *tls; /* TLS: the module's calls */
+    struct ssl_ctx_st *ctx;
     struct ssl_st *ssl;
-    bool cert_requested;            /* the server asked for our certificate */
     char last_error[SL_TLS_ERRLEN]; /* last TLS failure logged, to log a lasting one once */
 } fwd_out_t;
 
@@ -110,10 +109,14 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
     }
     if (f->conf.protocol == SL_FWD_TLS) {
         static const sl_tls_conf_t defaults;
-        int rc = sl_tls_client_ctx(conf->tls ? conf->tls : &defaults, &f->ctx, err, errlen);
+        f->tls = sl_module_tls(err, errlen);
+        int rc = f->tls
+                     ? f->tls->client_ctx(conf->tls ? conf->tls : &defaults, &f->ctx, err, errlen)
+                     : -ENOTSUP;
         if (rc < 0) {
             free(f->host);
             free(f->port);
+            pthread_mutex_destroy(&f->fd_lock);
             free(f);
             return rc;
         }
@@ -125,15 +128,10 @@ int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, siz
 static void fwd_close(fwd_out_t *f)
 {
     pthread_mutex_lock(&f->fd_lock);
-#if SL_HAVE_OPENSSL
     if (f->ssl) {
-        /* close_notify, without waiting on a peer that may have stopped reading. */
-        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
-        SSL_shutdown(f->ssl);
-        SSL_free(f->ssl);
+        f->tls->close(f->ssl, f->fd);
         f->ssl = NULL;
     }
-#endif
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
@@ -168,7 +166,6 @@ static bool self_connected(int fd)
     return ll == pl && memcmp(&local, &peer, ll) == 0;
 }
 
-#if SL_HAVE_OPENSSL
 /* Logs a TLS failure unless it is the one logged last (a lasting failure is logged once; the
  * action's suspension shows in the stats meanwhile). */
 static void tls_log(fwd_out_t *f, const char *what, const char *why)
@@ -179,42 +176,23 @@ static void tls_log(fwd_out_t *f, const char *what, const char *why)
     fprintf(stderr, "sluiced: forward to %s: %s: %s\n", f->conf.target, what, why);
 }
 
-static void set_io_timeout(int fd, int ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* The TLS handshake on the connected socket, within the connect timeout. 0 or -errno. */
+/* The TLS session on the connected socket, within the connect timeout. 0 or -errno. */
 static int tls_open(fwd_out_t *f)
 {
     const char *name = f->conf.tls && f->conf.tls->server_name ? f->conf.tls->server_name : f->host;
+    const char *what;
     char why[SL_TLS_ERRLEN];
-    f->ssl = SSL_new(f->ctx);
-    if (!f->ssl || SSL_set_fd(f->ssl, f->fd) != 1 || sl_tls_expect_name(f->ssl, name) < 0)
-        return -ENOMEM;
-    SSL_set_mode(f->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
-    sl_tls_track_cert_request(f->ssl, &f->cert_requested);
-    set_io_timeout(f->fd, f->conf.connect_timeout_ms);
-    int rc = SSL_connect(f->ssl);
-    if (rc != 1) {
-        sl_tls_describe_error(f->ssl, rc, why, sizeof(why));
-        tls_log(f, "TLS handshake failed", why);
-        return -EPROTO;
+    int rc = f->tls->client_open(f->ctx, f->fd, name, f->conf.connect_timeout_ms, &f->ssl, &what,
+                                 why, sizeof(why));
+    if (rc < 0) {
+        tls_log(f, what, why);
+        return rc;
     }
-    if (sl_tls_client_confirm(f->ssl, f->fd, f->cert_requested, f->conf.connect_timeout_ms, why,
-                              sizeof(why)) < 0) {
-        tls_log(f, "the server refused the TLS session", why);
-        return -EPROTO;
-    }
-    set_io_timeout(f->fd, 0);
     if (f->last_error[0])
         fprintf(stderr, "sluiced: forward to %s: TLS session established\n", f->conf.target);
     f->last_error[0] = '\0';
     return 0;
 }
-#endif
 
 /* Connects with a timeout. 0 or -errno. */
 static int fwd_connect(fwd_out_t *f)
@@ -272,22 +250,16 @@ static int fwd_connect(fwd_out_t *f)
         break;
     }
     freeaddrinfo(res);
-#if SL_HAVE_OPENSSL
     if (rc == 0 && f->conf.protocol == SL_FWD_TLS && (rc = tls_open(f)) < 0)
         fwd_close(f);
-#endif
     return rc;
 }
 
 /* Sends what the connection takes: a byte count, or -1 when it is broken. */
 static ssize_t fwd_send(fwd_out_t *f, const char *p, size_t len)
 {
-#if SL_HAVE_OPENSSL
-    if (f->ssl) {
-        int w = SSL_write(f->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
-        return w > 0 ? w : -1;
-    }
-#endif
+    if (f->ssl)
+        return f->tls->write(f->ssl, p, len);
     for (;;) {
         ssize_t w = send(f->fd, p, len, MSG_NOSIGNAL);
         if (w >= 0 || errno != EINTR)
@@ -298,10 +270,8 @@ static ssize_t fwd_send(fwd_out_t *f, const char *p, size_t len)
 /* True when the peer has closed or reset the TCP connection (or ended the TLS session). */
 static int peer_gone(fwd_out_t *f)
 {
-#if SL_HAVE_OPENSSL
     if (f->ssl)
-        return sl_tls_peer_closed(f->ssl, f->fd);
-#endif
+        return f->tls->peer_closed(f->ssl, f->fd);
     char c;
     ssize_t r = recv(f->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r == 0)
@@ -417,8 +387,9 @@ static void fwd_reopen(void *inst)
         static const sl_tls_conf_t defaults;
         struct ssl_ctx_st *ctx;
         char err[512];
-        if (sl_tls_client_ctx(f->conf.tls ? f->conf.tls : &defaults, &ctx, err, sizeof(err)) == 0) {
-            sl_tls_ctx_free(f->ctx);
+        if (f->tls->client_ctx(f->conf.tls ? f->conf.tls : &defaults, &ctx, err, sizeof(err)) ==
+            0) {
+            f->tls->ctx_free(f->ctx);
             f->ctx = ctx;
         } else {
             fprintf(stderr,
@@ -449,7 +420,8 @@ static void fwd_destroy(void *inst)
     if (!f)
         return;
     fwd_close(f);
-    sl_tls_ctx_free(f->ctx);
+    if (f->ctx)
+        f->tls->ctx_free(f->ctx);
     sl_strbuf_free(&f->buf);
     sl_strbuf_free(&f->rec);
     free(f->ends);

@@ -23,8 +23,9 @@ typedef struct sl_forward_conf {
     const sl_tls_conf_t *tls; /* TLS: ca_file, cert_file, key_file, server_name */
 } sl_forward_conf_t;
 
-/* Creates one instance (one connection). With protocol TLS the client context is built here,
- * so certificate problems show in --check; without OpenSSL that fails with -ENOTSUP. */
+/* Creates one instance (one connection). With protocol TLS the sluice_tls module is loaded
+ * (core/module.h) and the client context built here, so a missing module and certificate
+ * problems show in --check; without OpenSSL that fails with -ENOTSUP. */
 int sl_forward_create(const sl_forward_conf_t *conf, void **inst, char *err, size_t errlen);
 
 extern const sl_output_ops_t sl_forward_ops;

@@ -11,6 +11,10 @@ module has it (imptcp, imtcp), else a free port found by binding port 0 and rele
 (imrelp). The tests that need rsyslog's TLS driver (lmnsd_ossl) or its RELP modules skip when
 those are not installed; the ones for a module this build lacks check that its configuration
 is refused with the reason.
+
+OpenSSL and librelp are in loadable modules (sluice_tls.so, sluice_relp.so): the last tests
+check that a daemon maps them only when its configuration uses them, that it then idles small,
+and that a module which cannot be loaded is named with every path tried and dlopen's reason.
 """
 import os
 import pathlib
@@ -656,3 +660,121 @@ actions:
     assert f"client.key does not match the certificate in cert_file {pki}/server.pem" in r.stderr
     assert "tls: only an input of type tls takes it" in r.stderr
     assert f"ca_file {pki}/missing.pem: No such file or directory" in r.stderr
+
+
+# ---- Loadable modules: OpenSSL and librelp are mapped only when the configuration uses them --
+
+BUILD_TYPE = re.search(r"^build: (.*)$", version(), re.M).group(1)
+# The idle memory bound holds for a release build; sanitizers' shadow memory dwarfs it.
+RELEASE = BUILD_TYPE == "Release"
+IDLE_RSS_MAX_KIB = 4 * 1024
+# What the two modules bring; none of it belongs in a daemon that uses neither.
+MODULE_LIBS = ("sluice_tls.so", "sluice_relp.so", "libssl.so", "libcrypto.so", "librelp.so",
+               "libgnutls.so")
+
+PLAIN = """
+inputs:
+  - {name: in, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/in.port"}
+actions:
+  - {name: out, type: file, path: "{dir}/out.log"}
+"""
+
+
+def mapped_files(pid):
+    """The file names (no directory) the process has mapped."""
+    names = set()
+    for line in pathlib.Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5].startswith("/"):
+            names.add(os.path.basename(fields[5]))
+    return names
+
+
+def maps_any(names, prefix):
+    return any(n.startswith(prefix) for n in names)
+
+
+def vm_rss_kib(pid):
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+
+
+def test_plain_config_maps_no_module_and_idles_small(tmp_path):
+    with Sluiced(tmp_path, PLAIN) as d:
+        # Once a message has gone through, every thread has run: the daemon is at work, idle.
+        tcp_send(d.port("in"), [b"<13>1 2026-01-01T00:00:00Z host app - - - seq=000000"])
+        d.wait_delivered("out", 1)
+        names = mapped_files(d.proc.pid)
+        for lib in MODULE_LIBS:
+            assert not maps_any(names, lib), f"{lib} is mapped by a daemon without TLS or RELP"
+        rss = vm_rss_kib(d.proc.pid)
+        if RELEASE:
+            assert rss <= IDLE_RSS_MAX_KIB, f"idle VmRSS {rss} kB > {IDLE_RSS_MAX_KIB} kB"
+
+
+@needs_tls
+def test_tls_config_loads_the_tls_module(tmp_path, pki):
+    with Sluiced(tmp_path, tls_receiver(pki)) as d:
+        d.port("tlsin")
+        names = mapped_files(d.proc.pid)
+        assert "sluice_tls.so" in names and maps_any(names, "libssl.so")
+        assert not maps_any(names, "sluice_relp.so") and not maps_any(names, "librelp.so")
+
+
+@needs_relp
+def test_relp_config_loads_the_relp_module(tmp_path):
+    with Sluiced(tmp_path, RELP_RX.format(port=0, out="{dir}/out.log")) as d:
+        d.port("relpin")
+        names = mapped_files(d.proc.pid)
+        assert "sluice_relp.so" in names and maps_any(names, "librelp.so")
+        assert not maps_any(names, "sluice_tls.so")
+
+
+@pytest.mark.skipif(not (HAVE_TLS or HAVE_RELP), reason="built without any loadable module")
+def test_missing_module_refused_with_paths_and_reason(tmp_path):
+    """sluiced looks next to itself, then in $SLUICE_MODULE_DIR: a copy of it in a directory of
+    its own, with SLUICE_MODULE_DIR empty or holding a broken file, finds no module."""
+    bindir, moddir = tmp_path / "bin", tmp_path / "modules"
+    bindir.mkdir()
+    moddir.mkdir()
+    exe = bindir / "sluiced"
+    exe.write_bytes((BUILD / "sluiced").read_bytes())
+    exe.chmod(0o755)
+    (moddir / "sluice_relp.so").write_text("not a shared object\n")
+    conf = tmp_path / "c.yaml"
+    conf.write_text("""
+inputs:
+  - {name: t, type: tls, listen: "127.0.0.1:0", tls: {cert_file: a.pem, key_file: a.key}}
+  - {name: r, type: relp, listen: "127.0.0.1:0"}
+actions:
+  - {name: f1, type: forward, target: "127.0.0.1:6514", protocol: tls}
+""")
+    env = dict(os.environ, SLUICE_MODULE_DIR=str(moddir))
+    r = subprocess.run([str(exe), "--check", "-f", str(conf)], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 1
+    if HAVE_TLS:
+        for where in (f"{conf}:3:5: input t", f"{conf}:6:5: action f1"):
+            assert (f"{where}: cannot load module sluice_tls.so, tried "
+                    f"{bindir}/sluice_tls.so: cannot open shared object file: No such file or "
+                    f"directory; {moddir}/sluice_tls.so: cannot open shared object file") in r.stderr
+    if HAVE_RELP:
+        assert (f"{conf}:4:5: input r: cannot load module sluice_relp.so, tried "
+                f"{bindir}/sluice_relp.so: cannot open shared object file") in r.stderr
+        # What dlopen said of the broken file.
+        assert re.search(rf"{re.escape(str(moddir))}/sluice_relp.so: [^;]*(ELF|too short)",
+                         r.stderr), r.stderr
+    v = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env=env).stdout
+    assert "openssl=yes" in v if HAVE_TLS else "openssl=no" in v
+    if HAVE_TLS:
+        assert f"module sluice_tls.so: not found (looked in {bindir}, {moddir})" in v
+    # The broken file is there to be found: --version does not load it.
+    if HAVE_RELP:
+        assert f"module sluice_relp.so: found {moddir}/sluice_relp.so" in v
+    # Pointed at the build's modules, the same copy loads them.
+    env["SLUICE_MODULE_DIR"] = str(BUILD)
+    r = subprocess.run([str(exe), "--check", "-f", str(conf)], capture_output=True, text=True,
+                       env=env)
+    assert "cannot load module" not in r.stderr
+    if HAVE_TLS:
+        assert "cert_file a.pem: No such file or directory" in r.stderr
