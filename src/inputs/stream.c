@@ -1,19 +1,32 @@
 /*
  * The stream server.
  *
- * One thread per stream input waits in epoll on the listening socket, its connections and an
- * eventfd that asks it to stop. For a readable connection it reads once (up to 64 KiB, so that
- * one busy sender cannot starve the others), frames the bytes, parses every frame into the
- * thread's batch and routes the batch. Routing blocks while an action's queue is full, which
- * stops this thread from reading: the senders' TCP windows fill and they wait — flow control
- * without losing anything.
+ * Each server thread waits in epoll on its listening socket, its connections and an eventfd
+ * that asks it to stop. For a readable connection it reads once (up to 64 KiB, so that one busy
+ * sender cannot starve the others), frames the bytes, parses every frame into the thread's batch
+ * and routes the batch. Routing blocks while an action's queue is full, which stops this thread
+ * from reading: the senders' TCP windows fill and they wait — flow control without losing
+ * anything.
  *
- * Concurrency: connections, framers and the batch belong to the server thread, and so does the
- * listening socket while it runs (it closes it when stopping; pthread_join orders that before
- * sl_stream_free looks at listen_fd). The counters are the input's atomics (input.h). stop_fd (a
- * write) and pausing (an atomic, set before the write) are the only things other threads touch;
- * between a pause and the next start no server thread runs, and pthread_join/pthread_create order
- * the handover.
+ * Several threads (a TCP input's `threads`): each has a listening socket of its own, bound to
+ * the one port with SO_REUSEPORT, so the kernel spreads new connections over the threads and a
+ * connection stays with the thread that accepted it for its whole life (so its messages keep
+ * their order). Why not one socket shared by every epoll set (EPOLLEXCLUSIVE): the kernel then
+ * wakes the first idle thread in its wait queue, which tends to be the same one, so a burst of
+ * connections can land on one thread; the SO_REUSEPORT hash spreads them, and keeps each
+ * thread's socket, accepts and closes its own business. The cost: unix-stream sockets have no
+ * such groups, so they keep one thread; and a connection's thread is chosen by a hash of its
+ * address and port, not by load.
+ *
+ * Concurrency: a worker's connections, framers, batch, epoll set, spare descriptor and
+ * listening socket belong to its thread while it runs (the thread closes its listening socket
+ * when stopping; pthread_join orders that before sl_stream_free looks at listen_fd). Shared by
+ * the threads: conf, fd_budget (written before they start, read-only meanwhile), nconns (an
+ * atomic: connections open over every thread, so that max_connections and the descriptor
+ * reserve hold for the input as a whole) and the input's counters (atomics, input.h). stop_fd (a
+ * write) and pausing (an atomic, set before the writes) are the only things other threads touch;
+ * between a pause and the next start no server thread runs, and pthread_join/pthread_create
+ * order the handover: each thread goes on with the connections and partial frames it had.
  */
 #include "inputs/stream.h"
 
@@ -56,25 +69,44 @@ typedef struct frame_ctx {
 } frame_ctx_t;
 
 int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t *conf,
-                   int listen_fd)
+                   const int *listen_fds, unsigned n)
 {
     memset(s, 0, sizeof(*s));
     s->conf = *conf;
     s->in = in;
-    s->listen_fd = listen_fd;
-    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->epoll_fd < 0 || s->stop_fd < 0)
-        return -errno;
-    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        return -errno;
-    ev.data.ptr = s; /* marks the stop event */
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->stop_fd, &ev) < 0)
-        return -errno;
+    atomic_init(&s->pausing, false);
+    atomic_init(&s->nconns, 0);
+    for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        w->srv = s;
+        w->listen_fd = i < n ? listen_fds[i] : -1;
+        w->epoll_fd = w->stop_fd = w->spare_fd = -1;
+    }
+    if (n < 1 || n > SL_STREAM_MAX_THREADS) {
+        sl_stream_free(s);
+        return -EINVAL;
+    }
+    s->nworkers = n;
+    for (unsigned i = 0; i < n; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (w->epoll_fd < 0 || w->stop_fd < 0)
+            goto fail;
+        fcntl(w->listen_fd, F_SETFL, fcntl(w->listen_fd, F_GETFL) | O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
+            goto fail;
+        ev.data.ptr = w; /* marks the stop event */
+        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
+            goto fail;
+    }
     return 0;
+fail:;
+    int e = errno;
+    sl_stream_free(s);
+    return -e;
 }
 
 static int on_frame(void *p, const char *frame, size_t len, unsigned flags)
@@ -92,54 +124,61 @@ static int on_frame(void *p, const char *frame, size_t len, unsigned flags)
     return 0;
 }
 
-static void conn_close(sl_stream_server_t *s, sl_input_batch_t *b, conn_t *c)
+static void conn_close(sl_stream_worker_t *w, sl_input_batch_t *b, conn_t *c)
 {
+    sl_stream_server_t *s = w->srv;
     frame_ctx_t fc = {b, c};
     sl_framer_finish(&c->framer, on_frame, &fc);
     sl_framer_free(&c->framer);
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
-        s->conns = c->next;
+        w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
     free(c);
-    s->nconns--;
+    atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
 }
 
-static void accept_all(sl_stream_server_t *s)
+static void accept_all(sl_stream_worker_t *w)
 {
+    sl_stream_server_t *s = w->srv;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+        int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->spare_fd >= 0) {
             /* Out of descriptors: the pending connection would keep the listening socket
              * readable and this thread spinning. Free the spare, take the connection and
              * refuse it (counted), then hold the spare again. */
-            close(s->spare_fd);
-            fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            close(w->spare_fd);
+            fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0) {
                 close(fd);
                 atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1,
                                           memory_order_relaxed);
             }
-            s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             continue;
         }
         if (fd < 0)
             return; /* EAGAIN, or a connection that died before we took it */
-        if ((s->conf.max_connections && s->nconns >= s->conf.max_connections) ||
-            s->nconns >= s->fd_budget) {
+        /* The slot is taken before the check, so that two threads accepting at once cannot
+         * both take the last one. */
+        size_t open_now = atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) + 1;
+        if ((s->conf.max_connections && open_now > s->conf.max_connections) ||
+            open_now > s->fd_budget) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1, memory_order_relaxed);
             close(fd);
             continue;
         }
         conn_t *c = calloc(1, sizeof(*c));
         if (!c || sl_framer_init(&c->framer, s->conf.framing, s->conf.max_message_size, 0) < 0) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             free(c);
             close(fd);
             continue;
@@ -151,17 +190,17 @@ static void accept_all(sl_stream_server_t *s)
         else
             sl_netaddr_format((struct sockaddr *)&ss, sl, c->fromhost, sizeof(c->fromhost));
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             sl_framer_free(&c->framer);
             close(fd);
             free(c);
             continue;
         }
-        c->next = s->conns;
-        if (s->conns)
-            s->conns->prev = c;
-        s->conns = c;
-        s->nconns++;
+        c->next = w->conns;
+        if (w->conns)
+            w->conns->prev = c;
+        w->conns = c;
         atomic_fetch_add_explicit(&s->in->stats.connections, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
     }
@@ -204,14 +243,14 @@ static int conn_read(sl_input_batch_t *b, conn_t *c, char *buf)
  * nobody reads: the kernel resets those connections when the socket closes at exit, after
  * the sender has counted them sent.
  */
-static void stop_listening(sl_stream_server_t *s)
+static void stop_listening(sl_stream_worker_t *w)
 {
-    if (s->listen_fd < 0)
+    if (w->listen_fd < 0)
         return;
-    accept_all(s);
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
-    close(s->listen_fd);
-    s->listen_fd = -1;
+    accept_all(w);
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+    close(w->listen_fd);
+    w->listen_fd = -1;
 }
 
 /*
@@ -223,17 +262,17 @@ static void stop_listening(sl_stream_server_t *s)
  * output does, before every batch) stops writing and closes, so whatever it wrote first is
  * read here; a sender that ignores it costs at most STOP_LINGER_MS.
  */
-static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
+static void linger(sl_stream_worker_t *w, sl_input_batch_t *b, char *buf)
 {
     uint64_t v;
     struct epoll_event evs[64];
     struct timespec now, end;
-    if (!s->conns)
+    if (!w->conns)
         return;
     /* The stop request has been seen; clear it so that epoll reports connections only. */
-    if (read(s->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+    if (read(w->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
-    for (conn_t *c = s->conns; c; c = c->next)
+    for (conn_t *c = w->conns; c; c = c->next)
         shutdown(c->fd, SHUT_WR);
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += STOP_LINGER_MS / 1000;
@@ -242,20 +281,20 @@ static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
         end.tv_sec++;
         end.tv_nsec -= 1000000000L;
     }
-    while (s->conns) {
+    while (w->conns) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long left = (end.tv_sec - now.tv_sec) * 1000L + (end.tv_nsec - now.tv_nsec) / 1000000L;
         if (left <= 0)
             break;
-        int n = epoll_wait(s->epoll_fd, evs, 64, (int)left);
+        int n = epoll_wait(w->epoll_fd, evs, 64, (int)left);
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
-            if (c == NULL || (void *)c == (void *)s)
+            if (c == NULL || (void *)c == (void *)w)
                 continue;
             if (conn_read(b, c, buf) < 0)
-                conn_close(s, b, c);
+                conn_close(w, b, c);
         }
         sl_input_batch_flush(b);
     }
@@ -263,7 +302,8 @@ static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
 
 static void *server_main(void *p)
 {
-    sl_stream_server_t *s = p;
+    sl_stream_worker_t *w = p;
+    sl_stream_server_t *s = w->srv;
     sl_input_batch_t *b = malloc(sizeof(*b));
     char *buf = malloc(READ_SIZE);
     struct epoll_event evs[64];
@@ -275,7 +315,7 @@ static void *server_main(void *p)
         return NULL;
     }
     while (!stop) {
-        int n = epoll_wait(s->epoll_fd, evs, 64, sl_input_idle_timeout(b));
+        int n = epoll_wait(w->epoll_fd, evs, 64, sl_input_idle_timeout(b));
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0)
@@ -283,13 +323,13 @@ static void *server_main(void *p)
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
             if (tag == NULL) {
-                accept_all(s);
-            } else if (tag == s) {
+                accept_all(w);
+            } else if (tag == w) {
                 stop = true;
             } else {
                 conn_t *c = tag;
                 if (conn_read(b, c, buf) < 0)
-                    conn_close(s, b, c);
+                    conn_close(w, b, c);
             }
         }
         sl_input_batch_flush(b);
@@ -300,14 +340,14 @@ static void *server_main(void *p)
      * number of reads, so a sender that never pauses cannot hold up shutdown), pass partial
      * lines on, and close. */
     if (!atomic_load(&s->pausing)) {
-        stop_listening(s);
-        linger(s, b, buf);
+        stop_listening(w);
+        linger(w, b, buf);
     }
-    while (!atomic_load(&s->pausing) && s->conns) {
-        conn_t *c = s->conns;
+    while (!atomic_load(&s->pausing) && w->conns) {
+        conn_t *c = w->conns;
         for (int i = 0; i < 16 && conn_read(b, c, buf) > 0; i++)
             ;
-        conn_close(s, b, c);
+        conn_close(w, b, c);
     }
     sl_input_batch_flush(b);
     sl_input_batch_free(b);
@@ -326,43 +366,59 @@ int sl_stream_start(sl_stream_server_t *s)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
         s->fd_budget = nofile.rlim_cur > 2 * FD_RESERVE ? (size_t)nofile.rlim_cur - FD_RESERVE
                                                         : (size_t)nofile.rlim_cur / 2;
-    int rc = pthread_create(&s->thread, NULL, server_main, s);
-    if (rc != 0)
-        return -rc;
-    s->running = true;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        int rc = pthread_create(&s->workers[i].thread, NULL, server_main, &s->workers[i]);
+        if (rc != 0) {
+            /* The threads already started keep running until sl_stream_stop. */
+            return -rc;
+        }
+        s->nrunning = i + 1;
+    }
     return 0;
+}
+
+/* Asks every running thread to stop and joins them all. */
+static void stop_threads(sl_stream_server_t *s)
+{
+    uint64_t one = 1;
+    for (unsigned i = 0; i < s->nrunning; i++) {
+        if (write(s->workers[i].stop_fd, &one, sizeof(one)) < 0)
+            perror("sluiced: stream stop");
+    }
+    for (unsigned i = 0; i < s->nrunning; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        pthread_join(w->thread, NULL);
+        /* Empty the eventfd, so that a later start (after a pause) does not stop at once. */
+        if (read(w->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            perror("sluiced: stream stop");
+    }
+    s->nrunning = 0;
 }
 
 void sl_stream_stop(sl_stream_server_t *s)
 {
-    if (!s->running)
-        return;
-    uint64_t one = 1;
-    if (write(s->stop_fd, &one, sizeof(one)) < 0)
-        perror("sluiced: stream stop");
-    pthread_join(s->thread, NULL);
-    s->running = false;
-    /* Empty the eventfd, so that a later start (after a pause) does not stop at once. */
-    if (read(s->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        perror("sluiced: stream stop");
+    stop_threads(s);
 }
 
 void sl_stream_pause(sl_stream_server_t *s)
 {
     atomic_store(&s->pausing, true);
-    sl_stream_stop(s);
+    stop_threads(s);
     atomic_store(&s->pausing, false);
 }
 
 void sl_stream_free(sl_stream_server_t *s)
 {
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
-    if (s->epoll_fd >= 0)
-        close(s->epoll_fd);
-    if (s->stop_fd >= 0)
-        close(s->stop_fd);
-    if (s->spare_fd >= 0)
-        close(s->spare_fd);
-    s->listen_fd = s->epoll_fd = s->stop_fd = s->spare_fd = -1;
+    for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        if (w->listen_fd >= 0)
+            close(w->listen_fd);
+        if (w->epoll_fd >= 0)
+            close(w->epoll_fd);
+        if (w->stop_fd >= 0)
+            close(w->stop_fd);
+        if (w->spare_fd >= 0)
+            close(w->spare_fd);
+        w->listen_fd = w->epoll_fd = w->stop_fd = w->spare_fd = -1;
+    }
 }
