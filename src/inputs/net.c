@@ -116,6 +116,7 @@ static int net_bind(sl_input_t *in, char *err, size_t errlen)
                            .max_message_size = n->conf.max_message_size,
                            .max_connections = n->conf.max_connections,
                            .peer_is_local = n->kind == NET_UNIX_STREAM};
+    unsigned nthreads = n->conf.threads ? n->conf.threads : 1;
     sl_dgram_conf_t dc = {.local_name = n->local_name,
                           .max_message_size = n->conf.max_message_size,
                           .local = n->kind == NET_UNIX};
@@ -123,42 +124,23 @@ static int net_bind(sl_input_t *in, char *err, size_t errlen)
     uint16_t port = 0;
     int fd, rc;
     switch (n->kind) {
-    case NET_TCP: {
-        int fds[SL_STREAM_MAX_THREADS];
-        unsigned want = n->conf.threads ? n->conf.threads : 1;
-        if (want > SL_STREAM_MAX_THREADS)
-            want = SL_STREAM_MAX_THREADS;
+    case NET_TCP:
         if ((rc = resolve_listen(n, SOCK_STREAM, &addr, err, errlen)) < 0)
             return rc;
-        for (unsigned i = 0; i < want; i++) {
-            /* One socket per thread, as for udp: every socket after the first binds the port
-             * the first one got (port 0). A single socket goes without SO_REUSEPORT, so that a
-             * second daemon cannot share its port unnoticed. */
-            if (i == 1) {
-                if (addr.u.sa.sa_family == AF_INET6)
-                    addr.u.in6.sin6_port = htons(port);
-                else
-                    addr.u.in.sin_port = htons(port);
-            }
-            fds[i] = sl_netaddr_listen_tcp_flags(&addr, 1024, want > 1 ? SL_NET_REUSEPORT : 0,
-                                                 i == 0 ? &port : NULL);
-            if (fds[i] < 0) {
-                snprintf(err, errlen, "listen %s: %s", n->listen, strerror(-fds[i]));
-                for (unsigned j = 0; j < i; j++)
-                    close(fds[j]);
-                return fds[i];
-            }
+        fd = sl_netaddr_listen_tcp(&addr, 1024, &port);
+        if (fd < 0) {
+            snprintf(err, errlen, "listen %s: %s", n->listen, strerror(-fd));
+            return fd;
         }
-        if ((rc = sl_stream_init(&n->stream, in, &sc, fds, want)) < 0)
+        if ((rc = sl_stream_init(&n->stream, in, &sc, fd, nthreads)) < 0)
             return rc;
         n->stream_ready = true;
         break;
-    }
     case NET_UNIX_STREAM:
         fd = bind_unix(n->path, SOCK_STREAM, n->conf.socket_mode, err, errlen);
         if (fd < 0)
             return fd;
-        if ((rc = sl_stream_init(&n->stream, in, &sc, &fd, 1)) < 0)
+        if ((rc = sl_stream_init(&n->stream, in, &sc, fd, nthreads)) < 0)
             return rc;
         n->stream_ready = true;
         break;

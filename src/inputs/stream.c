@@ -1,32 +1,40 @@
 /*
  * The stream server.
  *
- * Each server thread waits in epoll on its listening socket, its connections and an eventfd
- * that asks it to stop. For a readable connection it reads once (up to 64 KiB, so that one busy
- * sender cannot starve the others), frames the bytes, parses every frame into the thread's batch
- * and routes the batch. Routing blocks while an action's queue is full, which stops this thread
- * from reading: the senders' TCP windows fill and they wait — flow control without losing
- * anything.
+ * Each server thread waits in epoll on its connections, an eventfd that asks it to stop and (the
+ * first thread) the listening socket. For a readable connection it reads once (up to 64 KiB, so
+ * that one busy sender cannot starve the others), frames the bytes, parses every frame into the
+ * thread's batch and routes the batch. Routing blocks while an action's queue is full, which stops
+ * this thread from reading: the senders' TCP windows fill and they wait — flow control without
+ * losing anything.
  *
- * Several threads (a TCP input's `threads`): each has a listening socket of its own, bound to
- * the one port with SO_REUSEPORT, so the kernel spreads new connections over the threads and a
- * connection stays with the thread that accepted it for its whole life (so its messages keep
- * their order). Why not one socket shared by every epoll set (EPOLLEXCLUSIVE): the kernel then
- * wakes the first idle thread in its wait queue, which tends to be the same one, so a burst of
- * connections can land on one thread; the SO_REUSEPORT hash spreads them, and keeps each
- * thread's socket, accepts and closes its own business. The cost: unix-stream sockets have no
- * such groups, so they keep one thread; and a connection's thread is chosen by a hash of its
- * address and port, not by load.
+ * Several threads (`threads`): the first one also accepts. It hands each new connection to the
+ * thread with the fewest connections (itself included), and the connection stays with that
+ * thread for its whole life (so its messages keep their order). Why not a listening socket per
+ * thread (SO_REUSEPORT, as the udp input): the kernel picks the socket by a hash of the peer's
+ * address and port, so two senders land on one thread half of the time, and unix-stream
+ * sockets have no such groups. Why not one socket in every epoll set (EPOLLEXCLUSIVE): the
+ * kernel wakes the first idle thread in its wait queue, which tends to be the same one. Accepting
+ * on one thread costs nothing that matters: connections are few and long-lived.
  *
- * Concurrency: a worker's connections, framers, batch, epoll set, spare descriptor and
- * listening socket belong to its thread while it runs (the thread closes its listening socket
- * when stopping; pthread_join orders that before sl_stream_free looks at listen_fd). Shared by
- * the threads: conf, fd_budget (written before they start, read-only meanwhile), nconns (an
- * atomic: connections open over every thread, so that max_connections and the descriptor
- * reserve hold for the input as a whole) and the input's counters (atomics, input.h). stop_fd (a
- * write) and pausing (an atomic, set before the writes) are the only things other threads touch;
- * between a pause and the next start no server thread runs, and pthread_join/pthread_create
- * order the handover: each thread goes on with the connections and partial frames it had.
+ * The handover: the accepting thread builds the connection, then, holding the target's lock,
+ * links it into the target's inbox and adds it to the target's epoll set (in that order, so
+ * that the target, which takes its inbox under the lock before handling events whenever
+ * has_inbox is set, never sees an event for a connection it does not hold). A thread that stops
+ * or pauses closes its inbox under the lock and takes what is there; the accepting thread keeps
+ * a connection whose target is closed.
+ *
+ * Concurrency: a worker's connections, framers, batch and epoll set belong to its thread while
+ * it runs; the inbox and open flag to whoever holds its lock; load and has_inbox are atomics.
+ * The listening socket and the spare descriptor belong to workers[0] while it runs (it closes
+ * the socket when stopping; pthread_join orders that before sl_stream_free looks at listen_fd).
+ * Shared by the threads: conf, fd_budget (written before they start), nconns (an atomic:
+ * connections open over every thread, so that max_connections and the descriptor reserve hold
+ * for the input as a whole) and the input's counters (atomics, input.h). Besides the handover,
+ * stop_fd (a write) and pausing (an atomic, set before the writes) are the only things other
+ * threads touch; between
+ * a pause and the next start no server thread runs, and pthread_join/pthread_create order the
+ * handover: each thread goes on with the connections and partial frames it had.
  */
 #include "inputs/stream.h"
 
@@ -69,34 +77,37 @@ typedef struct frame_ctx {
 } frame_ctx_t;
 
 int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t *conf,
-                   const int *listen_fds, unsigned n)
+                   int listen_fd, unsigned nthreads)
 {
     memset(s, 0, sizeof(*s));
     s->conf = *conf;
     s->in = in;
+    s->listen_fd = listen_fd;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     atomic_init(&s->pausing, false);
     atomic_init(&s->nconns, 0);
     for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
         sl_stream_worker_t *w = &s->workers[i];
         w->srv = s;
-        w->listen_fd = i < n ? listen_fds[i] : -1;
-        w->epoll_fd = w->stop_fd = w->spare_fd = -1;
+        w->epoll_fd = w->stop_fd = -1;
+        atomic_init(&w->load, 0);
+        atomic_init(&w->has_inbox, false);
+        pthread_mutex_init(&w->lock, NULL);
     }
-    if (n < 1 || n > SL_STREAM_MAX_THREADS) {
+    if (nthreads < 1 || nthreads > SL_STREAM_MAX_THREADS) {
         sl_stream_free(s);
         return -EINVAL;
     }
-    s->nworkers = n;
-    for (unsigned i = 0; i < n; i++) {
+    s->nworkers = nthreads;
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    for (unsigned i = 0; i < nthreads; i++) {
         sl_stream_worker_t *w = &s->workers[i];
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (w->epoll_fd < 0 || w->stop_fd < 0)
             goto fail;
-        fcntl(w->listen_fd, F_SETFL, fcntl(w->listen_fd, F_GETFL) | O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
+        if (i == 0 && epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
             goto fail;
         ev.data.ptr = w; /* marks the stop event */
         if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
@@ -139,8 +150,87 @@ static void conn_close(sl_stream_worker_t *w, sl_input_batch_t *b, conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     free(c);
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
+}
+
+static void conn_link(conn_t **list, conn_t *c)
+{
+    c->prev = NULL;
+    c->next = *list;
+    if (*list)
+        (*list)->prev = c;
+    *list = c;
+}
+
+/* Takes the connections handed over to w (called by w's thread). */
+static void take_inbox(sl_stream_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->inbox) {
+        conn_t *c = w->inbox;
+        w->inbox = c->next;
+        conn_link(&w->conns, c);
+    }
+    atomic_store_explicit(&w->has_inbox, false, memory_order_relaxed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Takes no more connections, and takes those handed over already (called by w's thread). */
+static void close_inbox(sl_stream_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->open = false;
+    pthread_mutex_unlock(&w->lock);
+    take_inbox(w);
+}
+
+/* The worker with the fewest connections; self (the accepting one) on a tie. */
+static sl_stream_worker_t *least_loaded(sl_stream_server_t *s, sl_stream_worker_t *self)
+{
+    sl_stream_worker_t *best = self;
+    size_t min = atomic_load_explicit(&self->load, memory_order_relaxed);
+    for (unsigned i = 0; i < s->nworkers && min > 0; i++) {
+        size_t l = atomic_load_explicit(&s->workers[i].load, memory_order_relaxed);
+        if (l < min) {
+            min = l;
+            best = &s->workers[i];
+        }
+    }
+    return best;
+}
+
+/* Gives c (not in any list or epoll set yet) to the least loaded thread that takes it, else
+ * keeps it with w. Returns -1 when it could not be added to an epoll set. */
+static int conn_assign(sl_stream_worker_t *w, conn_t *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    sl_stream_worker_t *t = least_loaded(w->srv, w);
+    if (t != w) {
+        pthread_mutex_lock(&t->lock);
+        bool handed = false;
+        if (t->open) {
+            /* Into the inbox first, then the epoll set: see the opening comment. */
+            c->next = t->inbox;
+            t->inbox = c;
+            atomic_store_explicit(&t->has_inbox, true, memory_order_release);
+            if (epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+                atomic_fetch_add_explicit(&t->load, 1, memory_order_relaxed);
+                handed = true;
+            } else {
+                t->inbox = c->next;
+            }
+        }
+        pthread_mutex_unlock(&t->lock);
+        if (handed)
+            return 0;
+    }
+    if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        return -1;
+    conn_link(&w->conns, c);
+    atomic_fetch_add_explicit(&w->load, 1, memory_order_relaxed);
+    return 0;
 }
 
 static void accept_all(sl_stream_worker_t *w)
@@ -149,25 +239,23 @@ static void accept_all(sl_stream_worker_t *w)
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->spare_fd >= 0) {
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
             /* Out of descriptors: the pending connection would keep the listening socket
              * readable and this thread spinning. Free the spare, take the connection and
              * refuse it (counted), then hold the spare again. */
-            close(w->spare_fd);
-            fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            close(s->spare_fd);
+            fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0) {
                 close(fd);
                 atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1,
                                           memory_order_relaxed);
             }
-            w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             continue;
         }
         if (fd < 0)
             return; /* EAGAIN, or a connection that died before we took it */
-        /* The slot is taken before the check, so that two threads accepting at once cannot
-         * both take the last one. */
         size_t open_now = atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) + 1;
         if ((s->conf.max_connections && open_now > s->conf.max_connections) ||
             open_now > s->fd_budget) {
@@ -189,18 +277,13 @@ static void accept_all(sl_stream_worker_t *w)
             snprintf(c->fromhost, sizeof(c->fromhost), "%s", s->conf.local_name);
         else
             sl_netaddr_format((struct sockaddr *)&ss, sl, c->fromhost, sizeof(c->fromhost));
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (conn_assign(w, c) < 0) {
             atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             sl_framer_free(&c->framer);
             close(fd);
             free(c);
             continue;
         }
-        c->next = w->conns;
-        if (w->conns)
-            w->conns->prev = c;
-        w->conns = c;
         atomic_fetch_add_explicit(&s->in->stats.connections, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
     }
@@ -245,12 +328,13 @@ static int conn_read(sl_input_batch_t *b, conn_t *c, char *buf)
  */
 static void stop_listening(sl_stream_worker_t *w)
 {
-    if (w->listen_fd < 0)
+    sl_stream_server_t *s = w->srv;
+    if (w != &s->workers[0] || s->listen_fd < 0)
         return;
     accept_all(w);
-    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, w->listen_fd, NULL);
-    close(w->listen_fd);
-    w->listen_fd = -1;
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    close(s->listen_fd);
+    s->listen_fd = -1;
 }
 
 /*
@@ -310,6 +394,7 @@ static void *server_main(void *p)
     bool stop = false;
     if (!b || !buf || sl_input_batch_init(b, s->in, SL_QUEUE_BLOCK) < 0) {
         fprintf(stderr, "sluiced: input %s: out of memory\n", s->in->name);
+        close_inbox(w);
         free(b);
         free(buf);
         return NULL;
@@ -320,6 +405,8 @@ static void *server_main(void *p)
             break;
         if (n == 0)
             sl_input_idle(b);
+        if (atomic_load_explicit(&w->has_inbox, memory_order_acquire))
+            take_inbox(w);
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
             if (tag == NULL) {
@@ -334,11 +421,13 @@ static void *server_main(void *p)
         }
         sl_input_batch_flush(b);
     }
-    /* Pausing (a reload): connections stay open with their partial frames; the next thread
-     * goes on where this one stopped, and the senders wait meanwhile. Stopping: see
-     * stop_listening and linger; then take what each connection still has (a bounded
-     * number of reads, so a sender that never pauses cannot hold up shutdown), pass partial
-     * lines on, and close. */
+    /* From here on the accepting thread keeps what it accepts; what it handed over already
+     * is this thread's. Pausing (a reload): connections stay open with their partial frames;
+     * the next thread goes on where this one stopped, and the senders wait meanwhile.
+     * Stopping: see stop_listening and linger; then take what each connection still has (a
+     * bounded number of reads, so a sender that never pauses cannot hold up shutdown), pass
+     * partial lines on, and close. */
+    close_inbox(w);
     if (!atomic_load(&s->pausing)) {
         stop_listening(w);
         linger(w, b, buf);
@@ -366,10 +455,17 @@ int sl_stream_start(sl_stream_server_t *s)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
         s->fd_budget = nofile.rlim_cur > 2 * FD_RESERVE ? (size_t)nofile.rlim_cur - FD_RESERVE
                                                         : (size_t)nofile.rlim_cur / 2;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        s->workers[i].open = true; /* no thread runs yet: no lock needed */
     for (unsigned i = 0; i < s->nworkers; i++) {
         int rc = pthread_create(&s->workers[i].thread, NULL, server_main, &s->workers[i]);
         if (rc != 0) {
             /* The threads already started keep running until sl_stream_stop. */
+            for (unsigned j = i; j < s->nworkers; j++) {
+                pthread_mutex_lock(&s->workers[j].lock);
+                s->workers[j].open = false;
+                pthread_mutex_unlock(&s->workers[j].lock);
+            }
             return -rc;
         }
         s->nrunning = i + 1;
@@ -409,16 +505,19 @@ void sl_stream_pause(sl_stream_server_t *s)
 
 void sl_stream_free(sl_stream_server_t *s)
 {
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
+    s->listen_fd = s->spare_fd = -1;
     for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
         sl_stream_worker_t *w = &s->workers[i];
-        if (w->listen_fd >= 0)
-            close(w->listen_fd);
         if (w->epoll_fd >= 0)
             close(w->epoll_fd);
         if (w->stop_fd >= 0)
             close(w->stop_fd);
-        if (w->spare_fd >= 0)
-            close(w->spare_fd);
-        w->listen_fd = w->epoll_fd = w->stop_fd = w->spare_fd = -1;
+        w->epoll_fd = w->stop_fd = -1;
+        pthread_mutex_destroy(&w->lock);
     }
+    s->nworkers = 0;
 }

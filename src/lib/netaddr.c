@@ -313,7 +313,7 @@ static int setopt_int(int fd, int level, int name, int value)
 }
 
 /* socket + options + bind + getsockname, shared by TCP and UDP. Returns the fd or -errno. */
-static int open_bound(const sl_sockaddr_t *a, int type, unsigned flags, int rcvbuf,
+static int open_bound(const sl_sockaddr_t *a, int type, unsigned udp_flags, int rcvbuf,
                       uint16_t *bound_port)
 {
     sl_sockaddr_t v4any;
@@ -337,7 +337,7 @@ static int open_bound(const sl_sockaddr_t *a, int type, unsigned flags, int rcvb
         goto fail;
     if (a->u.sa.sa_family == AF_INET6 && setopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !is_any6(a)) < 0)
         goto fail;
-    if ((flags & SL_NET_REUSEPORT) && setopt_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+    if ((udp_flags & SL_UDP_REUSEPORT) && setopt_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
         goto fail;
     if (rcvbuf > 0 && setopt_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) < 0 &&
         setopt_int(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf) < 0)
@@ -360,14 +360,8 @@ fail:;
 
 int sl_netaddr_listen_tcp(const sl_sockaddr_t *a, int backlog, uint16_t *bound_port)
 {
-    return sl_netaddr_listen_tcp_flags(a, backlog, 0, bound_port);
-}
-
-int sl_netaddr_listen_tcp_flags(const sl_sockaddr_t *a, int backlog, unsigned flags,
-                                uint16_t *bound_port)
-{
     uint16_t port = 0;
-    int fd = open_bound(a, SOCK_STREAM, flags, 0, &port);
+    int fd = open_bound(a, SOCK_STREAM, 0, 0, &port);
     if (fd < 0)
         return fd;
     if (listen(fd, backlog) < 0) {

@@ -87,16 +87,10 @@ uint16_t sl_netaddr_port(const struct sockaddr *sa);
  */
 int sl_netaddr_listen_tcp(const sl_sockaddr_t *a, int backlog, uint16_t *bound_port);
 
-/* Options for sl_netaddr_listen_tcp_flags and sl_netaddr_bind_udp. */
+/* Options for sl_netaddr_bind_udp. */
 enum sl_udp_flag {
     SL_UDP_REUSEPORT = 1u << 0, /* SO_REUSEPORT: several sockets (threads) on one port */
-    SL_NET_REUSEPORT = SL_UDP_REUSEPORT,
 };
-
-/* sl_netaddr_listen_tcp with options: SL_NET_REUSEPORT makes it one of a group of listening
- * sockets on one port, among which the kernel spreads new connections. */
-int sl_netaddr_listen_tcp_flags(const sl_sockaddr_t *a, int backlog, unsigned flags,
-                                uint16_t *bound_port);
 
 /*
  * A bound UDP socket on a, like sl_netaddr_listen_tcp but without SO_REUSEADDR (on UDP it would

@@ -1,7 +1,7 @@
-"""A tcp input with `threads: N`: N server threads, each with its own SO_REUSEPORT listening
-socket and its own connections. Every message arrives exactly once, the counters are exact,
-max_connections holds for the input as a whole, and a reload hands every thread's connections
-over."""
+"""A tcp or unix-stream input with `threads: N`: N server threads, each with its own
+connections (the first accepts and hands each connection to the least loaded). Every message
+arrives exactly once, the counters are exact, max_connections holds for the input as a whole,
+and a reload hands every thread's connections over."""
 import os
 import signal
 import socket
@@ -23,11 +23,21 @@ actions:
 """
 
 
-def send_numbered(port, conn, n, chunk=97, started=None, gate=None):
-    """n messages "cC sS" over one connection, written in odd-sized chunks so that frames
-    straddle reads; `gate` (an Event) is waited on after the first half."""
+def connect(where):
+    if isinstance(where, int):
+        return socket.create_connection(("127.0.0.1", where), timeout=60)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(str(where))
+    return s
+
+
+def send_numbered(where, conn, n, chunk=97, started=None, gate=None):
+    """n messages "cC sS" over one connection (a tcp port or a unix socket path), written in
+    odd-sized chunks so that frames straddle reads; `gate` (an Event) is waited on after the
+    first half."""
     data = b"".join(HDR + b"c%d s%d\n" % (conn, i) for i in range(n))
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+    with connect(where) as s:
         if started:
             started.release()
         half = len(data) // 2
@@ -42,6 +52,7 @@ def check_exactly_once(path, conns, n):
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""
     seen = {}
+    lines = [b" ".join(l.split(b" ")[-2:]) for l in lines[:-1]] + [b""]
     for line in lines[:-1]:
         c, s = line.split(b" ")
         key = (int(c[1:]), int(s[1:]))
@@ -106,7 +117,7 @@ def test_threads_max_connections_across_threads(tmp_path):
             held.append(s)
         d.wait_delivered("all", 3)
         assert d.input("tcp")["open_connections"] == 3
-        # Eight more spread over both threads (the kernel hashes each connection's ports).
+        # Refused by the accepting thread whichever thread holds the three.
         extra = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
         wait_for(lambda: d.input("tcp")["connections_refused"] == 8, what="8 refused")
         assert all(closed_by_peer(s) for s in extra)
@@ -162,8 +173,8 @@ def test_threads_reload_hands_over_every_thread(tmp_path):
 
 
 def test_threads_changed_by_reload(tmp_path):
-    """A reload that changes `threads` replaces the input (a new set of sockets, here a new
-    port 0); the new one serves."""
+    """A reload that changes `threads` replaces the input (a new socket, here a new port 0);
+    the new one serves."""
     with Sluiced(tmp_path, conf(2)) as d:
         with socket.create_connection(("127.0.0.1", d.port("tcp")), timeout=10) as s:
             s.sendall(HDR + b"c0 s0\n")
@@ -180,12 +191,39 @@ def test_threads_changed_by_reload(tmp_path):
     assert (d.dir / "all.log").read_bytes() == b"c0 s0\nc0 s1\n"
 
 
-@pytest.mark.parametrize("kind", ["unix-stream", "unix"])
-def test_threads_refused_for_local_sockets(tmp_path, kind):
-    """Only tcp and udp inputs take more than one thread; the configuration says so."""
+def test_threads_unix_stream(tmp_path):
+    """threads: 3 on a unix-stream input: six connections, every message exactly once."""
+    conns, n = 6, 3000
+    text = """
+inputs:
+  - {name: loc, type: unix-stream, path: "{dir}/s.sock", threads: 3}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
+"""
+    with Sluiced(tmp_path, text) as d:
+        path = d.dir / "s.sock"
+        ts = [threading.Thread(target=send_numbered, args=(path, c, n)) for c in range(conns)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        d.wait_delivered("all", conns * n)
+        wait_for(lambda: d.input("loc")["open_connections"] == 0, what="all closed")
+        i = d.input("loc")
+        assert i["received"] == conns * n and i["connections"] == conns, i
+    assert d.proc.returncode == 0
+    d.check_log_clean()
+    check_exactly_once(d.dir / "all.log", conns, n)
+
+
+@pytest.mark.parametrize("kind", ["unix", "relp"])
+def test_threads_refused_elsewhere(tmp_path, kind):
+    """Only tcp, unix-stream and udp inputs take more than one thread; the configuration says
+    so rather than ignoring the key."""
+    where = 'path: "{dir}/s.sock"' if kind == "unix" else 'listen: "127.0.0.1:0"'
     text = f"""
 inputs:
-  - {{name: loc, type: {kind}, path: "{{dir}}/s.sock", threads: 2}}
+  - {{name: other, type: {kind}, {where}, threads: 2}}
 actions:
   - {{name: all, type: file, path: "{{dir}}/all.log"}}
 """
@@ -193,4 +231,4 @@ actions:
     with pytest.raises(AssertionError, match="exited with"):
         d.start()
     d.stop()
-    assert "threads: only tcp and udp inputs take more than one" in d.log_text()
+    assert "threads: only tcp, unix-stream and udp inputs take more than one" in d.log_text()

@@ -1,8 +1,8 @@
 """Stress tests of the real pipeline: a built sluiced, eight TCP senders, six actions.
 
 Two TCP inputs take four connections each, tcp_a with `threads: 2` (so three input threads route
-at once, two of them sharing tcp_a's port, its counters and its connection limit); every message
-goes to six actions with small queues, so flow control engages all the time:
+at once, tcp_a's first thread handing connections to its second, both sharing its counters);
+every message goes to six actions with small queues, so flow control engages all the time:
   plain        file, custom template, memory queue of 64, 2 workers;
   filtered     file, json, a `where` that passes everything (a regex when PCRE2 is built);
   traditional  file, traditional template, select "*.*", memory queue of 256, 2 workers;
