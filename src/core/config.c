@@ -127,7 +127,7 @@ typedef struct input_conf {
     const sl_cfg_node_t *tls;
 } input_conf_t;
 
-enum { IN_TLS = 4, IN_RELP = 5 };
+enum { IN_TCP = 0, IN_UDP = 1, IN_UNIX_STREAM = 3, IN_TLS = 4, IN_RELP = 5 };
 static const char *const input_types[] = {"tcp", "udp", "unix", "unix-stream", "tls", "relp", NULL};
 static const char *const framings[] = {"auto", "octet-counted", "lf", NULL};
 
@@ -181,7 +181,8 @@ static const sl_cfg_key_t input_keys[] = {
      .def = "1",
      .min = 1,
      .max = 16,
-     .help = "udp: receiving threads (SO_REUSEPORT sockets)"},
+     .help = "tcp/unix-stream: server threads, each with its own connections; udp: receiving "
+             "threads (SO_REUSEPORT sockets)"},
     {.name = "receive_buffer",
      .type = SL_CFG_SIZE,
      .offset = offsetof(input_conf_t, receive_buffer),
@@ -658,6 +659,11 @@ static void load_inputs(build_t *b, const sl_cfg_node_t *list)
             if (c.type == IN_RELP && !SL_HAVE_RELP) {
                 sl_cfg_errs_add(b->errs, &type->pos,
                                 "input type relp needs librelp, which this build lacks");
+                goto next;
+            }
+            if (c.threads > 1 && c.type != IN_TCP && c.type != IN_UDP && c.type != IN_UNIX_STREAM) {
+                sl_cfg_errs_add(b->errs, &sl_cfg_map_find(node, "threads")->key_pos,
+                                "threads: only tcp, unix-stream and udp inputs take more than one");
                 goto next;
             }
             if (c.tls && c.type != IN_TLS) {

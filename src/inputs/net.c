@@ -116,6 +116,7 @@ static int net_bind(sl_input_t *in, char *err, size_t errlen)
                            .max_message_size = n->conf.max_message_size,
                            .max_connections = n->conf.max_connections,
                            .peer_is_local = n->kind == NET_UNIX_STREAM};
+    unsigned nthreads = n->conf.threads ? n->conf.threads : 1;
     sl_dgram_conf_t dc = {.local_name = n->local_name,
                           .max_message_size = n->conf.max_message_size,
                           .local = n->kind == NET_UNIX};
@@ -131,7 +132,7 @@ static int net_bind(sl_input_t *in, char *err, size_t errlen)
             snprintf(err, errlen, "listen %s: %s", n->listen, strerror(-fd));
             return fd;
         }
-        if ((rc = sl_stream_init(&n->stream, in, &sc, fd)) < 0)
+        if ((rc = sl_stream_init(&n->stream, in, &sc, fd, nthreads)) < 0)
             return rc;
         n->stream_ready = true;
         break;
@@ -139,7 +140,7 @@ static int net_bind(sl_input_t *in, char *err, size_t errlen)
         fd = bind_unix(n->path, SOCK_STREAM, n->conf.socket_mode, err, errlen);
         if (fd < 0)
             return fd;
-        if ((rc = sl_stream_init(&n->stream, in, &sc, fd)) < 0)
+        if ((rc = sl_stream_init(&n->stream, in, &sc, fd, nthreads)) < 0)
             return rc;
         n->stream_ready = true;
         break;

@@ -20,9 +20,9 @@ typedef struct sl_net_input_conf {
     sl_framing_t framing;  /* stream inputs */
     size_t max_message_size;
     unsigned max_connections; /* stream inputs, 0: no limit */
-    unsigned threads;         /* udp: sockets sharing the port with SO_REUSEPORT */
-    int rcvbuf;               /* udp: SO_RCVBUF bytes, 0: the system's */
-    mode_t socket_mode;       /* unix: permissions of the socket file */
+    unsigned threads;   /* tcp, unix-stream, udp: server threads (udp: SO_REUSEPORT sockets) */
+    int rcvbuf;         /* udp: SO_RCVBUF bytes, 0: the system's */
+    mode_t socket_mode; /* unix: permissions of the socket file */
 } sl_net_input_conf_t;
 
 /* Whether type names one of these inputs. */

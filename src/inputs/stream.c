@@ -1,19 +1,40 @@
 /*
  * The stream server.
  *
- * One thread per stream input waits in epoll on the listening socket, its connections and an
- * eventfd that asks it to stop. For a readable connection it reads once (up to 64 KiB, so that
- * one busy sender cannot starve the others), frames the bytes, parses every frame into the
- * thread's batch and routes the batch. Routing blocks while an action's queue is full, which
- * stops this thread from reading: the senders' TCP windows fill and they wait — flow control
- * without losing anything.
+ * Each server thread waits in epoll on its connections, an eventfd that asks it to stop and (the
+ * first thread) the listening socket. For a readable connection it reads once (up to 64 KiB, so
+ * that one busy sender cannot starve the others), frames the bytes, parses every frame into the
+ * thread's batch and routes the batch. Routing blocks while an action's queue is full, which stops
+ * this thread from reading: the senders' TCP windows fill and they wait — flow control without
+ * losing anything.
  *
- * Concurrency: connections, framers and the batch belong to the server thread, and so does the
- * listening socket while it runs (it closes it when stopping; pthread_join orders that before
- * sl_stream_free looks at listen_fd). The counters are the input's atomics (input.h). stop_fd (a
- * write) and pausing (an atomic, set before the write) are the only things other threads touch;
- * between a pause and the next start no server thread runs, and pthread_join/pthread_create order
- * the handover.
+ * Several threads (`threads`): the first one also accepts. It hands each new connection to the
+ * thread with the fewest connections (itself included), and the connection stays with that
+ * thread for its whole life (so its messages keep their order). Why not a listening socket per
+ * thread (SO_REUSEPORT, as the udp input): the kernel picks the socket by a hash of the peer's
+ * address and port, so two senders land on one thread half of the time, and unix-stream
+ * sockets have no such groups. Why not one socket in every epoll set (EPOLLEXCLUSIVE): the
+ * kernel wakes the first idle thread in its wait queue, which tends to be the same one. Accepting
+ * on one thread costs nothing that matters: connections are few and long-lived.
+ *
+ * The handover: the accepting thread builds the connection, then, holding the target's lock,
+ * links it into the target's inbox and adds it to the target's epoll set (in that order, so
+ * that the target, which takes its inbox under the lock before handling events whenever
+ * has_inbox is set, never sees an event for a connection it does not hold). A thread that stops
+ * or pauses closes its inbox under the lock and takes what is there; the accepting thread keeps
+ * a connection whose target is closed.
+ *
+ * Concurrency: a worker's connections, framers, batch and epoll set belong to its thread while
+ * it runs; the inbox and open flag to whoever holds its lock; load and has_inbox are atomics.
+ * The listening socket and the spare descriptor belong to workers[0] while it runs (it closes
+ * the socket when stopping; pthread_join orders that before sl_stream_free looks at listen_fd).
+ * Shared by the threads: conf, fd_budget (written before they start), nconns (an atomic:
+ * connections open over every thread, so that max_connections and the descriptor reserve hold
+ * for the input as a whole) and the input's counters (atomics, input.h). Besides the handover,
+ * stop_fd (a write) and pausing (an atomic, set before the writes) are the only things other
+ * threads touch; between
+ * a pause and the next start no server thread runs, and pthread_join/pthread_create order the
+ * handover: each thread goes on with the connections and partial frames it had.
  */
 #include "inputs/stream.h"
 
@@ -56,25 +77,47 @@ typedef struct frame_ctx {
 } frame_ctx_t;
 
 int sl_stream_init(sl_stream_server_t *s, sl_input_t *in, const sl_stream_conf_t *conf,
-                   int listen_fd)
+                   int listen_fd, unsigned nthreads)
 {
     memset(s, 0, sizeof(*s));
     s->conf = *conf;
     s->in = in;
     s->listen_fd = listen_fd;
-    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->epoll_fd < 0 || s->stop_fd < 0)
-        return -errno;
+    atomic_init(&s->pausing, false);
+    atomic_init(&s->nconns, 0);
+    for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        w->srv = s;
+        w->epoll_fd = w->stop_fd = -1;
+        atomic_init(&w->load, 0);
+        atomic_init(&w->has_inbox, false);
+        pthread_mutex_init(&w->lock, NULL);
+    }
+    if (nthreads < 1 || nthreads > SL_STREAM_MAX_THREADS) {
+        sl_stream_free(s);
+        return -EINVAL;
+    }
+    s->nworkers = nthreads;
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        return -errno;
-    ev.data.ptr = s; /* marks the stop event */
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->stop_fd, &ev) < 0)
-        return -errno;
+    for (unsigned i = 0; i < nthreads; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->epoll_fd < 0 || w->stop_fd < 0)
+            goto fail;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        if (i == 0 && epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+            goto fail;
+        ev.data.ptr = w; /* marks the stop event */
+        if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
+            goto fail;
+    }
     return 0;
+fail:;
+    int e = errno;
+    sl_stream_free(s);
+    return -e;
 }
 
 static int on_frame(void *p, const char *frame, size_t len, unsigned flags)
@@ -92,26 +135,107 @@ static int on_frame(void *p, const char *frame, size_t len, unsigned flags)
     return 0;
 }
 
-static void conn_close(sl_stream_server_t *s, sl_input_batch_t *b, conn_t *c)
+static void conn_close(sl_stream_worker_t *w, sl_input_batch_t *b, conn_t *c)
 {
+    sl_stream_server_t *s = w->srv;
     frame_ctx_t fc = {b, c};
     sl_framer_finish(&c->framer, on_frame, &fc);
     sl_framer_free(&c->framer);
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
-        s->conns = c->next;
+        w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
     free(c);
-    s->nconns--;
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
 }
 
-static void accept_all(sl_stream_server_t *s)
+static void conn_link(conn_t **list, conn_t *c)
 {
+    c->prev = NULL;
+    c->next = *list;
+    if (*list)
+        (*list)->prev = c;
+    *list = c;
+}
+
+/* Takes the connections handed over to w (called by w's thread). */
+static void take_inbox(sl_stream_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->inbox) {
+        conn_t *c = w->inbox;
+        w->inbox = c->next;
+        conn_link(&w->conns, c);
+    }
+    atomic_store_explicit(&w->has_inbox, false, memory_order_relaxed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Takes no more connections, and takes those handed over already (called by w's thread). */
+static void close_inbox(sl_stream_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->open = false;
+    pthread_mutex_unlock(&w->lock);
+    take_inbox(w);
+}
+
+/* The worker with the fewest connections; self (the accepting one) on a tie. */
+static sl_stream_worker_t *least_loaded(sl_stream_server_t *s, sl_stream_worker_t *self)
+{
+    sl_stream_worker_t *best = self;
+    size_t min = atomic_load_explicit(&self->load, memory_order_relaxed);
+    for (unsigned i = 0; i < s->nworkers && min > 0; i++) {
+        size_t l = atomic_load_explicit(&s->workers[i].load, memory_order_relaxed);
+        if (l < min) {
+            min = l;
+            best = &s->workers[i];
+        }
+    }
+    return best;
+}
+
+/* Gives c (not in any list or epoll set yet) to the least loaded thread that takes it, else
+ * keeps it with w. Returns -1 when it could not be added to an epoll set. */
+static int conn_assign(sl_stream_worker_t *w, conn_t *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    sl_stream_worker_t *t = least_loaded(w->srv, w);
+    if (t != w) {
+        pthread_mutex_lock(&t->lock);
+        bool handed = false;
+        if (t->open) {
+            /* Into the inbox first, then the epoll set: see the opening comment. */
+            c->next = t->inbox;
+            t->inbox = c;
+            atomic_store_explicit(&t->has_inbox, true, memory_order_release);
+            if (epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+                atomic_fetch_add_explicit(&t->load, 1, memory_order_relaxed);
+                handed = true;
+            } else {
+                t->inbox = c->next;
+            }
+        }
+        pthread_mutex_unlock(&t->lock);
+        if (handed)
+            return 0;
+    }
+    if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        return -1;
+    conn_link(&w->conns, c);
+    atomic_fetch_add_explicit(&w->load, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void accept_all(sl_stream_worker_t *w)
+{
+    sl_stream_server_t *s = w->srv;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -132,14 +256,17 @@ static void accept_all(sl_stream_server_t *s)
         }
         if (fd < 0)
             return; /* EAGAIN, or a connection that died before we took it */
-        if ((s->conf.max_connections && s->nconns >= s->conf.max_connections) ||
-            s->nconns >= s->fd_budget) {
+        size_t open_now = atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) + 1;
+        if ((s->conf.max_connections && open_now > s->conf.max_connections) ||
+            open_now > s->fd_budget) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->in->stats.connections_refused, 1, memory_order_relaxed);
             close(fd);
             continue;
         }
         conn_t *c = calloc(1, sizeof(*c));
         if (!c || sl_framer_init(&c->framer, s->conf.framing, s->conf.max_message_size, 0) < 0) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             free(c);
             close(fd);
             continue;
@@ -150,18 +277,13 @@ static void accept_all(sl_stream_server_t *s)
             snprintf(c->fromhost, sizeof(c->fromhost), "%s", s->conf.local_name);
         else
             sl_netaddr_format((struct sockaddr *)&ss, sl, c->fromhost, sizeof(c->fromhost));
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (conn_assign(w, c) < 0) {
+            atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
             sl_framer_free(&c->framer);
             close(fd);
             free(c);
             continue;
         }
-        c->next = s->conns;
-        if (s->conns)
-            s->conns->prev = c;
-        s->conns = c;
-        s->nconns++;
         atomic_fetch_add_explicit(&s->in->stats.connections, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->in->stats.open_connections, 1, memory_order_relaxed);
     }
@@ -204,12 +326,13 @@ static int conn_read(sl_input_batch_t *b, conn_t *c, char *buf)
  * nobody reads: the kernel resets those connections when the socket closes at exit, after
  * the sender has counted them sent.
  */
-static void stop_listening(sl_stream_server_t *s)
+static void stop_listening(sl_stream_worker_t *w)
 {
-    if (s->listen_fd < 0)
+    sl_stream_server_t *s = w->srv;
+    if (w != &s->workers[0] || s->listen_fd < 0)
         return;
-    accept_all(s);
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    accept_all(w);
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     close(s->listen_fd);
     s->listen_fd = -1;
 }
@@ -223,17 +346,17 @@ static void stop_listening(sl_stream_server_t *s)
  * output does, before every batch) stops writing and closes, so whatever it wrote first is
  * read here; a sender that ignores it costs at most STOP_LINGER_MS.
  */
-static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
+static void linger(sl_stream_worker_t *w, sl_input_batch_t *b, char *buf)
 {
     uint64_t v;
     struct epoll_event evs[64];
     struct timespec now, end;
-    if (!s->conns)
+    if (!w->conns)
         return;
     /* The stop request has been seen; clear it so that epoll reports connections only. */
-    if (read(s->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+    if (read(w->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
-    for (conn_t *c = s->conns; c; c = c->next)
+    for (conn_t *c = w->conns; c; c = c->next)
         shutdown(c->fd, SHUT_WR);
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += STOP_LINGER_MS / 1000;
@@ -242,20 +365,20 @@ static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
         end.tv_sec++;
         end.tv_nsec -= 1000000000L;
     }
-    while (s->conns) {
+    while (w->conns) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long left = (end.tv_sec - now.tv_sec) * 1000L + (end.tv_nsec - now.tv_nsec) / 1000000L;
         if (left <= 0)
             break;
-        int n = epoll_wait(s->epoll_fd, evs, 64, (int)left);
+        int n = epoll_wait(w->epoll_fd, evs, 64, (int)left);
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
-            if (c == NULL || (void *)c == (void *)s)
+            if (c == NULL || (void *)c == (void *)w)
                 continue;
             if (conn_read(b, c, buf) < 0)
-                conn_close(s, b, c);
+                conn_close(w, b, c);
         }
         sl_input_batch_flush(b);
     }
@@ -263,51 +386,57 @@ static void linger(sl_stream_server_t *s, sl_input_batch_t *b, char *buf)
 
 static void *server_main(void *p)
 {
-    sl_stream_server_t *s = p;
+    sl_stream_worker_t *w = p;
+    sl_stream_server_t *s = w->srv;
     sl_input_batch_t *b = malloc(sizeof(*b));
     char *buf = malloc(READ_SIZE);
     struct epoll_event evs[64];
     bool stop = false;
     if (!b || !buf || sl_input_batch_init(b, s->in, SL_QUEUE_BLOCK) < 0) {
         fprintf(stderr, "sluiced: input %s: out of memory\n", s->in->name);
+        close_inbox(w);
         free(b);
         free(buf);
         return NULL;
     }
     while (!stop) {
-        int n = epoll_wait(s->epoll_fd, evs, 64, sl_input_idle_timeout(b));
+        int n = epoll_wait(w->epoll_fd, evs, 64, sl_input_idle_timeout(b));
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0)
             sl_input_idle(b);
+        if (atomic_load_explicit(&w->has_inbox, memory_order_acquire))
+            take_inbox(w);
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
             if (tag == NULL) {
-                accept_all(s);
-            } else if (tag == s) {
+                accept_all(w);
+            } else if (tag == w) {
                 stop = true;
             } else {
                 conn_t *c = tag;
                 if (conn_read(b, c, buf) < 0)
-                    conn_close(s, b, c);
+                    conn_close(w, b, c);
             }
         }
         sl_input_batch_flush(b);
     }
-    /* Pausing (a reload): connections stay open with their partial frames; the next thread
-     * goes on where this one stopped, and the senders wait meanwhile. Stopping: see
-     * stop_listening and linger; then take what each connection still has (a bounded
-     * number of reads, so a sender that never pauses cannot hold up shutdown), pass partial
-     * lines on, and close. */
+    /* From here on the accepting thread keeps what it accepts; what it handed over already
+     * is this thread's. Pausing (a reload): connections stay open with their partial frames;
+     * the next thread goes on where this one stopped, and the senders wait meanwhile.
+     * Stopping: see stop_listening and linger; then take what each connection still has (a
+     * bounded number of reads, so a sender that never pauses cannot hold up shutdown), pass
+     * partial lines on, and close. */
+    close_inbox(w);
     if (!atomic_load(&s->pausing)) {
-        stop_listening(s);
-        linger(s, b, buf);
+        stop_listening(w);
+        linger(w, b, buf);
     }
-    while (!atomic_load(&s->pausing) && s->conns) {
-        conn_t *c = s->conns;
+    while (!atomic_load(&s->pausing) && w->conns) {
+        conn_t *c = w->conns;
         for (int i = 0; i < 16 && conn_read(b, c, buf) > 0; i++)
             ;
-        conn_close(s, b, c);
+        conn_close(w, b, c);
     }
     sl_input_batch_flush(b);
     sl_input_batch_free(b);
@@ -326,31 +455,51 @@ int sl_stream_start(sl_stream_server_t *s)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
         s->fd_budget = nofile.rlim_cur > 2 * FD_RESERVE ? (size_t)nofile.rlim_cur - FD_RESERVE
                                                         : (size_t)nofile.rlim_cur / 2;
-    int rc = pthread_create(&s->thread, NULL, server_main, s);
-    if (rc != 0)
-        return -rc;
-    s->running = true;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        s->workers[i].open = true; /* no thread runs yet: no lock needed */
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        int rc = pthread_create(&s->workers[i].thread, NULL, server_main, &s->workers[i]);
+        if (rc != 0) {
+            /* The threads already started keep running until sl_stream_stop. */
+            for (unsigned j = i; j < s->nworkers; j++) {
+                pthread_mutex_lock(&s->workers[j].lock);
+                s->workers[j].open = false;
+                pthread_mutex_unlock(&s->workers[j].lock);
+            }
+            return -rc;
+        }
+        s->nrunning = i + 1;
+    }
     return 0;
+}
+
+/* Asks every running thread to stop and joins them all. */
+static void stop_threads(sl_stream_server_t *s)
+{
+    uint64_t one = 1;
+    for (unsigned i = 0; i < s->nrunning; i++) {
+        if (write(s->workers[i].stop_fd, &one, sizeof(one)) < 0)
+            perror("sluiced: stream stop");
+    }
+    for (unsigned i = 0; i < s->nrunning; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        pthread_join(w->thread, NULL);
+        /* Empty the eventfd, so that a later start (after a pause) does not stop at once. */
+        if (read(w->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            perror("sluiced: stream stop");
+    }
+    s->nrunning = 0;
 }
 
 void sl_stream_stop(sl_stream_server_t *s)
 {
-    if (!s->running)
-        return;
-    uint64_t one = 1;
-    if (write(s->stop_fd, &one, sizeof(one)) < 0)
-        perror("sluiced: stream stop");
-    pthread_join(s->thread, NULL);
-    s->running = false;
-    /* Empty the eventfd, so that a later start (after a pause) does not stop at once. */
-    if (read(s->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        perror("sluiced: stream stop");
+    stop_threads(s);
 }
 
 void sl_stream_pause(sl_stream_server_t *s)
 {
     atomic_store(&s->pausing, true);
-    sl_stream_stop(s);
+    stop_threads(s);
     atomic_store(&s->pausing, false);
 }
 
@@ -358,11 +507,17 @@ void sl_stream_free(sl_stream_server_t *s)
 {
     if (s->listen_fd >= 0)
         close(s->listen_fd);
-    if (s->epoll_fd >= 0)
-        close(s->epoll_fd);
-    if (s->stop_fd >= 0)
-        close(s->stop_fd);
     if (s->spare_fd >= 0)
         close(s->spare_fd);
-    s->listen_fd = s->epoll_fd = s->stop_fd = s->spare_fd = -1;
+    s->listen_fd = s->spare_fd = -1;
+    for (unsigned i = 0; i < SL_STREAM_MAX_THREADS; i++) {
+        sl_stream_worker_t *w = &s->workers[i];
+        if (w->epoll_fd >= 0)
+            close(w->epoll_fd);
+        if (w->stop_fd >= 0)
+            close(w->stop_fd);
+        w->epoll_fd = w->stop_fd = -1;
+        pthread_mutex_destroy(&w->lock);
+    }
+    s->nworkers = 0;
 }

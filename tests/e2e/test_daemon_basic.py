@@ -153,9 +153,10 @@ actions:
     assert reloads >= 1
 
 
-def test_thousands_of_connections(tmp_path):
+@pytest.mark.parametrize("threads", [1, 4])
+def test_thousands_of_connections(tmp_path, threads):
     """3000 TCP connections open at once, each sends one line (half of them octet-counted);
-    every line arrives and the open-connection count follows."""
+    every line arrives and the open-connection count follows (also spread over 4 threads)."""
     import resource
     import socket
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -165,10 +166,10 @@ def test_thousands_of_connections(tmp_path):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want + 100), hard))
     conf = """
 inputs:
-  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port"}
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port", threads: THREADS}
 actions:
   - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
-"""
+""".replace("THREADS", str(threads))
     socks = []
     try:
         with Sluiced(tmp_path, conf) as d:
@@ -195,19 +196,21 @@ actions:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_out_of_descriptors_refuses_and_recovers(tmp_path):
+@pytest.mark.parametrize("threads", [1, 4])
+def test_out_of_descriptors_refuses_and_recovers(tmp_path, threads):
     """With RLIMIT_NOFILE at 64, connections beyond it are refused and counted (not left
-    pending to spin the input thread), and service resumes when descriptors free up."""
+    pending to spin the input thread), and service resumes when descriptors free up; with 4
+    threads the limit holds for the input as a whole."""
     import shutil
     import socket
     if not shutil.which("prlimit"):
         pytest.skip("prlimit (util-linux) missing")
     conf = """
 inputs:
-  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port"}
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port", threads: THREADS}
 actions:
   - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
-"""
+""".replace("THREADS", str(threads))
     d = Sluiced(tmp_path, conf)
     d.binary = "prlimit"
     import subprocess

@@ -1,16 +1,17 @@
 """Stress tests of the real pipeline: a built sluiced, eight TCP senders, six actions.
 
-Two TCP inputs (two input threads routing at once) take four connections each; every message
-goes to six actions with small queues, so flow control engages all the time:
+Two TCP inputs take four connections each, tcp_a with `threads: 2` (so three input threads route
+at once, tcp_a's first thread handing connections to its second, both sharing its counters);
+every message goes to six actions with small queues, so flow control engages all the time:
   plain        file, custom template, memory queue of 64, 2 workers;
   filtered     file, json, a `where` that passes everything (a regex when PCRE2 is built);
   traditional  file, traditional template, select "*.*", memory queue of 256, 2 workers;
   rfc5424      file, rfc5424 template, memory queue of 64, batch 8, 2 workers, 4 KiB buffer;
-  direct       file, direct queue: the two input threads deliver it in turn under its lock;
+  direct       file, direct queue: the three input threads deliver it in turn under its lock;
   disk         file, disk-assisted queue with 64 messages of memory, so it spills to segment
                files and reads them back, 2 workers.
 Senders mix RFC 3164 and RFC 5424, LF and octet-counted framing, and write in chunks of random
-size so frames straddle reads. With the daemon's thirteen threads and the senders' eight, there
+size so frames straddle reads. With the daemon's fourteen threads and the senders' eight, there
 are far more threads than cores.
 
 Checks: every (connection, sequence) pair appears exactly once in every output file (and in
@@ -79,7 +80,7 @@ shutdown_timeout: 120s
 work_dir: "{{dir}}/work"
 lock_memory: {"true" if lock_memory else "false"}
 inputs:
-  - {{name: tcp_a, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/tcp_a.port"}}
+  - {{name: tcp_a, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/tcp_a.port", threads: 2}}
   - {{name: tcp_b, type: tcp, listen: "127.0.0.1:0", port_file: "{{dir}}/tcp_b.port"}}
 actions:
   - name: plain
