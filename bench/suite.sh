@@ -373,4 +373,4 @@ for k in $CASES; do
   *) echo "unknown case $k" >&2 ;;
   esac
 done
-[ $REPORT = 1 ] && /usr/bin/python3 "$here/report.py" "$RESULTS"
+if [ $REPORT = 1 ]; then /usr/bin/python3 "$here/report.py" "$RESULTS"; fi
