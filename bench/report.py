@@ -200,9 +200,9 @@ def main():
             w("")
         if any(k[0] == "udp" for k in data):
             udp_rate = med(data, "udp", "rsyslog", "offered") or med(data, "udp", "sluice", "offered")
-            w(f"At {udp_rate:,.0f} msg/s offered (the lowest rate of the ladder where rsyslog lost "
-              f"more than 0.1%), {meta.get('rounds', '?')} rounds, median lost / sent and the "
-              f"rounds:")
+            w(f"At {udp_rate:,.0f} msg/s offered (where rsyslog starts losing: the lowest rate "
+              f"of the ladder from which on it lost more than 0.1% at every rate), "
+              f"{meta.get('rounds', '?')} rounds, median lost / sent and the rounds:")
             w("")
             for d in present:
                 if ("udp", d) not in data:
