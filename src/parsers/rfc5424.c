@@ -37,6 +37,38 @@ static int num2(const char *p)
     return a < 10 && b < 10 ? (int)(a * 10 + b) : -1;
 }
 
+/* Reads the zone of an RFC 3339 timestamp at p ("Z" or "+hh:mm" / "-hh:mm"), completes ts (its
+ * date and time already set) with it and the flags, and returns the byte after it, or NULL (ts
+ * is then partly written; the callers drop it). */
+static const char *read_zone(const char *p, const char *end, sl_timestamp_t *ts)
+{
+    unsigned zulu = 0;
+    int tz = 0;
+    if (p >= end)
+        return NULL;
+    if (*p == 'Z' || *p == 'z') {
+        zulu = SL_TS_ZULU;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (end - p < 6)
+            return NULL;
+        oh = num2(p + 1);
+        om = num2(p + 4);
+        if (oh < 0 || oh > 23 || p[3] != ':' || om < 0 || om > 59)
+            return NULL;
+        tz = oh * 60 + om;
+        if (*p == '-')
+            tz = -tz;
+        p += 6;
+    } else {
+        return NULL;
+    }
+    ts->tz_min = (int16_t)tz;
+    ts->flags = (uint8_t)(SL_TS_VALID | SL_TS_HAS_TZ | SL_TS_HAS_YEAR | zulu);
+    return p;
+}
+
 /* The first 16 bytes of the usual timestamp, "YYYY-MM-DDThh:mm", as a byte range per lane: a lane
  * is in shape when its byte minus lo[lane] is at most span[lane] (a digit, or the one separator).
  */
@@ -56,7 +88,6 @@ static const sl_scan_v16_t ts_span = {9, 9, 9, 9, 0, 9, 9, 0, 9, 9, 0, 9, 9, 0, 
 static const char *parse_timestamp_fixed(const char *p, const char *end, sl_timestamp_t *ts)
 {
     static const uint32_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
-    static const uint8_t mdays[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     /* Lanes 4 and up of the second vector: where the fraction's digits are when lane 3 is '.'. */
     static const sl_scan_v16_t from4 = {0,    0,    0,    0,    0xff, 0xff, 0xff, 0xff,
                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -67,8 +98,6 @@ static const char *parse_timestamp_fixed(const char *p, const char *end, sl_time
     const char *q;
     uint32_t usec = 0;
     unsigned digits = 0;
-    int tz = 0;
-    unsigned zulu = 0;
 
     memcpy(&b0, &bad, 8);
     memcpy(&b1, (const char *)&bad + 8, 8);
@@ -80,8 +109,7 @@ static const char *parse_timestamp_fixed(const char *p, const char *end, sl_time
     unsigned hour = D(11) * 10 + D(12), min = D(14) * 10 + D(15), sec = D(17) * 10 + D(18);
     if (mon - 1 > 11 || day - 1 > 30 || hour > 23 || min > 59 || sec > 60)
         return NULL;
-    if (day > mdays[mon] &&
-        !(mon == 2 && day == 29 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)))
+    if (day > 28 && day > (unsigned)sl_ts_days_in_month(year, (int)mon))
         return NULL;
     q = p + 19;
     if (*q == '.') {
@@ -103,25 +131,6 @@ static const char *parse_timestamp_fixed(const char *p, const char *end, sl_time
         q += 1 + n;
     }
 #undef D
-    if (*q == 'Z' || *q == 'z') {
-        zulu = SL_TS_ZULU;
-        q++;
-    } else if (*q == '+' || *q == '-') {
-        int oh, om;
-        if (end - q < 6)
-            return NULL;
-        oh = num2(q + 1);
-        om = num2(q + 4);
-        if (oh < 0 || oh > 23 || q[3] != ':' || om < 0 || om > 59)
-            return NULL;
-        tz = oh * 60 + om;
-        if (*q == '-')
-            tz = -tz;
-        q += 6;
-    } else {
-        return NULL;
-    }
-
     ts->year = (int16_t)year;
     ts->month = (uint8_t)mon;
     ts->day = (uint8_t)day;
@@ -130,9 +139,7 @@ static const char *parse_timestamp_fixed(const char *p, const char *end, sl_time
     ts->second = (uint8_t)sec;
     ts->frac_digits = (uint8_t)digits;
     ts->usec = usec;
-    ts->tz_min = (int16_t)tz;
-    ts->flags = (uint8_t)(SL_TS_VALID | SL_TS_HAS_TZ | SL_TS_HAS_YEAR | zulu);
-    return q;
+    return read_zone(q, end, ts);
 }
 
 /*
@@ -146,8 +153,6 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
     int yh, yl, mon, day, hour, min, sec;
     uint32_t usec = 0;
     unsigned digits = 0;
-    int tz = 0;
-    unsigned zulu = 0;
 
     const char *q;
     if (end - p >= 32 && (q = parse_timestamp_fixed(p, end, ts)) != NULL)
@@ -187,27 +192,6 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
         usec *= scale[digits];
     }
 
-    if (p >= end)
-        return NULL;
-    if (*p == 'Z' || *p == 'z') {
-        zulu = SL_TS_ZULU;
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (end - p < 6)
-            return NULL;
-        oh = num2(p + 1);
-        om = num2(p + 4);
-        if (oh < 0 || oh > 23 || p[3] != ':' || om < 0 || om > 59)
-            return NULL;
-        tz = oh * 60 + om;
-        if (*p == '-')
-            tz = -tz;
-        p += 6;
-    } else {
-        return NULL;
-    }
-
     ts->year = (int16_t)(yh * 100 + yl);
     ts->month = (uint8_t)mon;
     ts->day = (uint8_t)day;
@@ -216,9 +200,7 @@ static const char *parse_timestamp(const char *p, const char *end, sl_timestamp_
     ts->second = (uint8_t)sec;
     ts->frac_digits = (uint8_t)digits;
     ts->usec = usec;
-    ts->tz_min = (int16_t)tz;
-    ts->flags = (uint8_t)(SL_TS_VALID | SL_TS_HAS_TZ | SL_TS_HAS_YEAR | zulu);
-    return p;
+    return read_zone(p, end, ts);
 }
 
 /*
