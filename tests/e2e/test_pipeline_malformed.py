@@ -9,6 +9,8 @@ import json
 import random
 import socket
 
+import pytest
+
 from daemon import Sluiced, assert_accounting, tcp_send, udp_send, wait_for
 
 MAX = 1024  # max_message_size
@@ -163,7 +165,8 @@ def test_malformed_storm(tmp_path):
 
 LIMIT = """
 inputs:
-  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port", max_connections: 5}
+  - {name: tcp, type: tcp, listen: "127.0.0.1:0", port_file: "{dir}/tcp.port", max_connections: 5,
+     threads: %d}
 actions:
   - {name: all, type: file, path: "{dir}/all.log"}
 """
@@ -177,10 +180,12 @@ def closed_by_peer(s):
         return True
 
 
-def test_connection_limit(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_connection_limit(tmp_path, threads):
     """max_connections: 5. Five connections are served; three more are refused (closed at
-    once, counted); when one of the five closes, a new one is served."""
-    with Sluiced(tmp_path, LIMIT) as d:
+    once, counted); when one of the five closes, a new one is served. With two server threads
+    the limit holds for the input, whichever thread holds the connections."""
+    with Sluiced(tmp_path, LIMIT % threads) as d:
         port = d.port("tcp")
         held = [send_raw(port, HDR + b"held %d\n" % i, close=False) for i in range(5)]
         d.wait_delivered("all", 5)

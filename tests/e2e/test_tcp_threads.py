@@ -1,7 +1,7 @@
 """A tcp or unix-stream input with `threads: N`: N server threads, each with its own
 connections (the first accepts and hands each connection to the least loaded). Every message
-arrives exactly once, the counters are exact, max_connections holds for the input as a whole,
-and a reload hands every thread's connections over."""
+arrives exactly once, the counters are exact, and a reload hands every thread's connections
+over. max_connections across threads: test_pipeline_malformed.test_connection_limit."""
 import os
 import signal
 import socket
@@ -98,50 +98,6 @@ def test_threads_four_eight_connections(tmp_path):
     assert d.proc.returncode == 0
     d.check_log_clean()
     check_exactly_once(d.dir / "all.log", conns, n)
-
-
-def closed_by_peer(s):
-    s.settimeout(10)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-def test_threads_max_connections_across_threads(tmp_path):
-    """max_connections: 3 with threads: 2 holds for the input, whichever thread accepts: three
-    connections are served, every further one is refused and counted; when one closes, a new
-    one is served."""
-    with Sluiced(tmp_path, conf(2, ", max_connections: 3")) as d:
-        port = d.port("tcp")
-        held = []
-        for k in range(3):
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(HDR + b"c%d s0\n" % k)
-            held.append(s)
-        d.wait_delivered("all", 3)
-        assert d.input("tcp")["open_connections"] == 3
-        # Refused by the accepting thread whichever thread holds the three.
-        extra = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
-        wait_for(lambda: d.input("tcp")["connections_refused"] == 8, what="8 refused")
-        assert all(closed_by_peer(s) for s in extra)
-        for s in extra:
-            s.close()
-        held[0].sendall(HDR + b"c0 s1\n")
-        d.wait_delivered("all", 4)
-        held[0].close()
-        wait_for(lambda: d.input("tcp")["open_connections"] == 2, what="one closed")
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(HDR + b"c3 s0\n")
-        d.wait_delivered("all", 5)
-        i = d.input("tcp")
-        assert i["connections"] == 4 and i["connections_refused"] == 8, i
-        assert i["received"] == 5, i
-        for s in held[1:]:
-            s.close()
-        wait_for(lambda: d.input("tcp")["open_connections"] == 0, what="all closed")
-    assert d.proc.returncode == 0
-    d.check_log_clean()
 
 
 def test_threads_reload_hands_over_every_thread(tmp_path):
