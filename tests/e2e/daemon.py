@@ -1,8 +1,10 @@
 """Running a real sluiced in a test: a private directory, port 0 with port files, a control
 socket for stats, and waits on conditions with deadlines (never fixed sleeps)."""
+import functools
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +13,24 @@ import time
 
 SRC = pathlib.Path(os.environ.get("SLUICE_SRC", pathlib.Path(__file__).resolve().parents[2]))
 BUILD = pathlib.Path(os.environ.get("SLUICE_BUILD", SRC / "build"))
+
+
+@functools.lru_cache(maxsize=None)
+def build_version():
+    """What `sluiced --version` says of the build under test: its modules and sanitizers."""
+    return subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True,
+                          text=True).stdout
+
+
+def build_has(module):
+    """Whether the build has an optional module ("relp", "openssl", "pcre2")."""
+    return f"{module}=yes" in build_version()
+
+
+def build_sanitizers():
+    """The sanitizers the build runs with ("" when none)."""
+    m = re.search(r"sanitizers: (\S+)", build_version())
+    return m.group(1) if m and m.group(1) != "none" else ""
 
 
 def wait_for(cond, timeout=20.0, what="condition", interval=0.02):

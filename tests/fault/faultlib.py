@@ -13,27 +13,17 @@ BUILD/fault-report.txt), so a run leaves the figures in one place.
 import os
 import pathlib
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
-from daemon import BUILD, Sluiced, wait_for  # noqa: E402,F401  (re-exported)
-
-SEQ = re.compile(rb"seq=(\d{7}) ")
-
-
-def sanitizers():
-    """The sanitizers the daemon was built with ("" for none), as `sluiced --version` says."""
-    r = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True, text=True)
-    m = re.search(r"sanitizers: (\S+)", r.stdout)
-    return m.group(1) if m and m.group(1) != "none" else ""
+from daemon import Sluiced, build_sanitizers, wait_for  # noqa: E402,F401  (re-exported)
 
 
 def scaled(n):
     """n, or a tenth of it (at least 10000) in a sanitizer build, which runs several times
     slower; SL_FAULT_SCALE (a float) scales it further."""
     k = float(os.environ.get("SL_FAULT_SCALE", "1"))
-    if sanitizers():
+    if build_sanitizers():
         n = max(10000, n // 10)
     return max(1000, int(n * k))
 

@@ -20,11 +20,10 @@ import time
 
 import pytest
 
-from faultlib import Sluiced, count, line, report, scaled, wait_for
+from faultlib import PAD, Sluiced, count, line, report, scaled, wait_for
 from daemon import Sender, StatsMonitor, assert_accounting
 
 MIB = 1 << 20
-PAD = b"x" * 180
 # What the file action writes per message: "${msg}\n".
 RECORD = len(line(0, PAD).split(b": ", 1)[1]) + 1
 ENOSPC_TEXT = os.strerror(errno.ENOSPC)  # "No space left on device"

@@ -25,21 +25,19 @@ import re
 import select
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from faultlib import BUILD, Sluiced, count, line, report, scaled, wait_for
-from daemon import Sender, poll_until
+from faultlib import Sluiced, count, line, report, scaled, wait_for
+from daemon import Sender, build_has, poll_until
 
 SEED = 20261203
 WINDOW = 128  # DEFAULT_WINDOW in src/outputs/relp.c, also set explicitly below
 MIN_RESETS = 5
 
-HAVE_RELP = "relp=yes" in subprocess.run([str(BUILD / "sluiced"), "--version"],
-                                         capture_output=True, text=True).stdout
+HAVE_RELP = build_has("relp")
 
 SENDER = """
 shutdown_timeout: 5s

@@ -46,7 +46,7 @@ import time
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
-from daemon import BUILD, Sluiced, wait_for  # noqa: E402
+from daemon import Sluiced, build_has, build_sanitizers, wait_for  # noqa: E402
 
 CONNS = 8
 MESSAGES = int(os.environ.get("SL_STRESS_MESSAGES", "10000"))
@@ -60,21 +60,8 @@ SANITIZER_MARKS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: 
                    "runtime error:", "ThreadSanitizer:", "AddressSanitizer:"]
 
 
-def build_sanitizers():
-    """The sanitizers the daemon was built with, as `sluiced --version` names them ("" when
-    none)."""
-    r = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True, text=True)
-    m = re.search(r"sanitizers: (\S+)", r.stdout)
-    return m.group(1) if m else ""
-
-
-def have_pcre2():
-    r = subprocess.run([str(BUILD / "sluiced"), "--version"], capture_output=True, text=True)
-    return "pcre2=yes" in r.stdout
-
-
 def config(lock_memory=False):
-    regex = ' and msg =~ "^c[0-9]+ s[0-9]+ [a-z]*END$"' if have_pcre2() else ""
+    regex = ' and msg =~ "^c[0-9]+ s[0-9]+ [a-z]*END$"' if build_has("pcre2") else ""
     return f"""
 shutdown_timeout: 120s
 work_dir: "{{dir}}/work"
