@@ -300,19 +300,22 @@ static int is_retryable(int rc)
 static int ent_untear(file_ent_t *e, size_t cut)
 {
     struct stat st;
+    if (e->fd < 0)
+        return -1;
     off_t pos = lseek(e->fd, 0, SEEK_CUR); /* O_APPEND: the end of our last write */
-    if (e->fd < 0 || pos < (off_t)cut || fstat(e->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        st.st_size != pos || ftruncate(e->fd, pos - (off_t)cut) < 0)
+    if (pos < (off_t)cut || fstat(e->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != pos ||
+        ftruncate(e->fd, pos - (off_t)cut) < 0)
         return -1;
     e->written -= cut;
     return 0;
 }
 
-/* Writes what the batch buffered and works out how far it got: the messages before `stop` were
- * formatted; returns how many of them count as delivered (a prefix), and takes the bytes of the
- * others back out of the buffers so that they can be offered again. */
-static size_t finish_batch(file_out_t *f, size_t stop)
+/* Writes what the batch buffered and works out how far it got: of the f->nrecs messages
+ * formatted, returns how many count as delivered (a prefix), and takes the bytes of the others
+ * back out of the buffers so that they can be offered again. */
+static size_t finish_batch(file_out_t *f)
 {
+    size_t stop = f->nrecs;
     for (size_t i = 0; i < stop; i++) {
         file_ent_t *e = f->recs[i].e;
         if (e && e->wgen != f->gen) { /* once per file: a failing one is not tried per record */
@@ -377,8 +380,7 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
     f->gen++;
     f->nrecs = 0;
     sl_out_status_t st = SL_OUT_OK;
-    size_t i;
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         file_ent_t *e;
         if (f->path_tmpl) {
             sl_strbuf_reset(&f->pathbuf);
@@ -415,17 +417,16 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
         f->recs[i] = (struct rec){e, start, e->written + e->buf.len};
         f->nrecs = i + 1;
         if (e->buf.len >= f->conf.buffer_size && ent_write(f, e) < 0) {
-            i++;
             st = SL_OUT_RETRY;
             break;
         }
     }
-    size_t stop = i;
-    *done = finish_batch(f, stop);
+    size_t made = f->nrecs;
+    *done = finish_batch(f);
     if (*done < n && st == SL_OUT_OK)
         st = SL_OUT_RETRY;
     /* Failing a message is for the one that cannot be written, not for those before it. */
-    if (st == SL_OUT_FAIL && *done != stop)
+    if (st == SL_OUT_FAIL && *done != made)
         st = SL_OUT_RETRY;
     return st;
 }
