@@ -237,8 +237,10 @@ int sl_queue_pop(sl_queue_t *q, sl_msg_t **out, size_t max, int timeout_ms)
     pthread_mutex_lock(&q->lock);
     while (q->count == 0) {
         if (q->closed || timed_out) {
+            /* Read under the lock: a close racing the timeout decides what is returned. */
+            int rc = q->closed ? 0 : -ETIMEDOUT;
             pthread_mutex_unlock(&q->lock);
-            return q->closed ? 0 : -ETIMEDOUT;
+            return rc;
         }
         q->consumers_waiting++;
         if (timeout_ms < 0)
