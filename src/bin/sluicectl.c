@@ -33,6 +33,7 @@
 #include "core/dqueue.h"
 #include "core/msg.h"
 #include "core/template.h"
+#include "lib/netaddr.h"
 #include "lib/strbuf.h"
 #include "parsers/parse.h"
 
@@ -177,19 +178,22 @@ static int cmd_control(const char *cmd, int argc, char **argv)
             return 2;
         }
     }
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "sluicectl: socket path too long: %s\n", path);
-        return 2;
+    sl_unix_addr_t ua;
+    int arc = sl_unix_addr_init(&ua, path);
+    if (arc < 0) {
+        fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(-arc));
+        sl_unix_addr_done(&ua);
+        return arc == -ENAMETOOLONG ? 2 : 1;
     }
-    strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ua.sa, ua.len) < 0) {
         fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(errno));
+        sl_unix_addr_done(&ua);
         if (fd >= 0)
             close(fd);
         return 1;
     }
+    sl_unix_addr_done(&ua);
     char line[32];
     int n = snprintf(line, sizeof(line), "%s\n", cmd);
     int rc = write_all(fd, line, (size_t)n);

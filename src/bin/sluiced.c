@@ -39,6 +39,7 @@
 #include "core/module.h"
 #include "core/runtime.h"
 #include "lib/fsutil.h"
+#include "lib/netaddr.h"
 
 
 static void usage(FILE *f)
@@ -193,22 +194,33 @@ static int write_pidfile(const char *path)
  */
 static int control_listen(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp))
         return -ENAMETOOLONG;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
     sl_mkdir_parents(path, 0755);
-    unlink(sa.sun_path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
-        chmod(sa.sun_path, 0600) < 0 || rename(sa.sun_path, path) < 0) {
+    sl_unix_addr_t ua;
+    int rc = sl_unix_addr_init(&ua, tmp);
+    if (rc < 0) {
+        sl_unix_addr_done(&ua);
+        return rc;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        sl_unix_addr_done(&ua);
+        return rc;
+    }
+    unlink(tmp);
+    if (bind(fd, (struct sockaddr *)&ua.sa, ua.len) < 0 || listen(fd, 16) < 0 ||
+        chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
         int e = errno;
-        unlink(sa.sun_path);
+        unlink(tmp);
+        sl_unix_addr_done(&ua);
         close(fd);
         return -e;
     }
+    sl_unix_addr_done(&ua);
     return fd;
 }
 

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -377,4 +378,44 @@ int sl_netaddr_listen_tcp(const sl_sockaddr_t *a, int backlog, uint16_t *bound_p
 int sl_netaddr_bind_udp(const sl_sockaddr_t *a, unsigned flags, int rcvbuf, uint16_t *bound_port)
 {
     return open_bound(a, SOCK_DGRAM, flags, rcvbuf, bound_port);
+}
+
+int sl_unix_addr_init(sl_unix_addr_t *a, const char *path)
+{
+    memset(&a->sa, 0, sizeof(a->sa));
+    a->sa.sun_family = AF_UNIX;
+    a->dirfd = -1;
+    size_t n = strlen(path);
+    if (n < sizeof(a->sa.sun_path)) {
+        memcpy(a->sa.sun_path, path, n + 1);
+        a->len = (socklen_t)sizeof(a->sa);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash[1] == '\0')
+        return -ENAMETOOLONG;
+    char dir[4096];
+    size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+    if (dlen >= sizeof(dir))
+        return -ENAMETOOLONG;
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int k = snprintf(a->sa.sun_path, sizeof(a->sa.sun_path), "/proc/self/fd/%d/%s", fd, slash + 1);
+    if (k < 0 || (size_t)k >= sizeof(a->sa.sun_path)) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    a->dirfd = fd;
+    a->len = (socklen_t)sizeof(a->sa);
+    return 0;
+}
+
+void sl_unix_addr_done(sl_unix_addr_t *a)
+{
+    if (a->dirfd >= 0)
+        close(a->dirfd);
+    a->dirfd = -1;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 /* Longest host name kept (RFC 1035 names are at most 253 characters). */
 #define SL_NETADDR_HOST_MAX 255
@@ -99,5 +100,24 @@ enum sl_udp_flag {
  * or a negative errno.
  */
 int sl_netaddr_bind_udp(const sl_sockaddr_t *a, unsigned flags, int rcvbuf, uint16_t *bound_port);
+
+/*
+ * The address of a unix socket at path, for bind() or connect(). sun_path holds 107 bytes; a
+ * longer path (a deep work directory, a CI checkout) is reached through its directory instead:
+ * the directory is opened (O_PATH) and the address becomes /proc/self/fd/N/name, which the
+ * kernel resolves to the same file. Only the last component then has to fit.
+ */
+typedef struct sl_unix_addr {
+    struct sockaddr_un sa;
+    socklen_t len;
+    int dirfd; /* the directory's descriptor when the path did not fit, else -1 */
+} sl_unix_addr_t;
+
+/* Fills a for path. Returns 0, or -ENAMETOOLONG (the file name alone does not fit) or the errno
+ * of opening the directory. Call sl_unix_addr_done afterwards in both cases. */
+int sl_unix_addr_init(sl_unix_addr_t *a, const char *path);
+
+/* Closes the directory descriptor, if any. The socket bound or connected stays usable. */
+void sl_unix_addr_done(sl_unix_addr_t *a);
 
 #endif

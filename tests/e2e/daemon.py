@@ -62,6 +62,24 @@ def count_lines(path):
         return 0
 
 
+def unix_connect(path, kind=socket.SOCK_STREAM, timeout=10):
+    """A socket connected to the unix socket at path, of any length: like sluiced, a path longer
+    than sun_path's 107 bytes is reached through its directory (/proc/self/fd/N/name)."""
+    path = str(path)
+    s = socket.socket(socket.AF_UNIX, kind)
+    s.settimeout(timeout)
+    if len(os.fsencode(path)) < 108:
+        s.connect(path)
+        return s
+    head, name = os.path.split(path)
+    fd = os.open(head, os.O_PATH | os.O_DIRECTORY)
+    try:
+        s.connect(f"/proc/self/fd/{fd}/{name}")
+    finally:
+        os.close(fd)
+    return s
+
+
 class Sluiced:
     """One daemon. `config` is YAML text in which {dir} is replaced by the daemon's directory;
     every tcp/udp input should listen on port 0 with port_file: {dir}/NAME.port."""
@@ -110,9 +128,7 @@ class Sluiced:
             return ""
 
     def stats(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(str(self.ctl))
+        s = unix_connect(self.ctl)
         s.sendall(b"stats\n")
         data = b""
         while True:

@@ -1,11 +1,14 @@
 """sluiced basics: --check and --version, TCP/UDP/unix inputs to a file, routing with select,
 where and stop, and the accounting identity."""
+import json
+import pathlib
 import shutil
+import socket
 import subprocess
 
 import pytest
 
-from daemon import BUILD, Sluiced, count_lines, tcp_send, udp_send, wait_for
+from daemon import BUILD, Sluiced, count_lines, tcp_send, udp_send, unix_connect, wait_for
 
 
 def run(*args, **kw):
@@ -262,3 +265,40 @@ actions:
         d.wait_delivered("all", 2)
     text = (d.dir / "all.log").read_text()
     assert "::1 over tcp6\n" in text and "::1 over udp6\n" in text
+
+
+def test_unix_socket_paths_longer_than_sun_path(tmp_path):
+    """A deep directory (a CI checkout, a long work_dir) makes socket paths longer than the 107
+    bytes sun_path holds: the control socket, the unix and unix-stream inputs and sluicectl still
+    work; a file name that alone cannot fit is refused by name, not bound somewhere else."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    conf = """
+inputs:
+  - {name: dgram, type: unix, path: "{dir}/log.sock"}
+  - {name: stream, type: unix-stream, path: "{dir}/stream.sock"}
+actions:
+  - {name: all, type: file, path: "{dir}/all.log", template: "${msg}\\n"}
+"""
+    with Sluiced(deep, conf) as d:
+        assert len(str(d.ctl)) > 107
+        with unix_connect(d.dir / "log.sock", socket.SOCK_DGRAM) as s:
+            for i in range(50):
+                s.send(b"<13>Nov 22 04:56:13 app: dgram %d" % i)
+        with unix_connect(d.dir / "stream.sock") as s:
+            s.sendall(b"".join(b"<13>Nov 22 04:56:13 app: stream %d\n" % i for i in range(50)))
+        d.wait_delivered("all", 100)
+        r = subprocess.run([str(BUILD / "sluicectl"), "stats", "-s", str(d.ctl)],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        st = {i["name"]: i["received"] for i in json.loads(r.stdout)["inputs"]}
+        assert st == {"dgram": 50, "stream": 50}
+    lines = (d.dir / "all.log").read_text().splitlines()
+    assert sorted(lines) == sorted([f"dgram {i}" for i in range(50)] +
+                                   [f"stream {i}" for i in range(50)])
+    assert not list(tmp_path.glob("log.sock*")) and not list(pathlib.Path(".").glob("log.sock*"))
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs:\n  - {name: u, type: unix, path: \"%s/%s\"}\n"
+                   "actions:\n  - {name: a, type: discard}\n" % (tmp_path, "n" * 120))
+    r = run("-n", "-f", str(bad), timeout=20)
+    assert r.returncode != 0 and "file name too long" in r.stderr + r.stdout

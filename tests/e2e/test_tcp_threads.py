@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from daemon import Sluiced, build_has, wait_for
+from daemon import Sluiced, build_has, unix_connect, wait_for
 
 HDR = b"<13>Nov 22 04:56:13 h app: "
 
@@ -26,10 +26,7 @@ actions:
 def connect(where):
     if isinstance(where, int):
         return socket.create_connection(("127.0.0.1", where), timeout=60)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
-    s.connect(str(where))
-    return s
+    return unix_connect(where, timeout=60)
 
 
 def send_numbered(where, conn, n, chunk=97, started=None, gate=None):

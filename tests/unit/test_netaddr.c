@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -342,6 +344,65 @@ static void test_bind_udp(void **state)
     close(fd);
 }
 
+/* A path longer than sun_path binds and connects through its directory; the socket file is at
+ * the real path; a file name that alone cannot fit and a missing directory are errors. */
+static void test_unix_addr_long_path(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/sl-netaddr-XXXXXX";
+    assert_non_null(mkdtemp(base));
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/%0100d", base, 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    assert_true(strlen(path) > 107);
+
+    sl_unix_addr_t a;
+    assert_int_equal(sl_unix_addr_init(&a, path), 0);
+    assert_true(a.dirfd >= 0);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a.sa, a.len), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    sl_unix_addr_done(&a);
+    assert_int_equal(a.dirfd, -1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+
+    assert_int_equal(sl_unix_addr_init(&a, path), 0);
+    int cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(cfd, (struct sockaddr *)&a.sa, a.len), 0);
+    sl_unix_addr_done(&a);
+    int afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    assert_int_equal(write(cfd, "x", 1), 1);
+    char c = 0;
+    assert_int_equal(read(afd, &c, 1), 1);
+    assert_int_equal(c, 'x');
+    close(afd);
+    close(cfd);
+    close(lfd);
+
+    /* A short path is used as it is. */
+    assert_int_equal(sl_unix_addr_init(&a, "/run/x.sock"), 0);
+    assert_int_equal(a.dirfd, -1);
+    assert_string_equal(a.sa.sun_path, "/run/x.sock");
+    sl_unix_addr_done(&a);
+
+    char longname[300];
+    snprintf(longname, sizeof(longname), "%s/%0120d", base, 0);
+    assert_int_equal(sl_unix_addr_init(&a, longname), -ENAMETOOLONG);
+    sl_unix_addr_done(&a);
+    char missing[600];
+    snprintf(missing, sizeof(missing), "%s/nope/s.sock", dir);
+    assert_int_equal(sl_unix_addr_init(&a, missing), -ENOENT);
+    sl_unix_addr_done(&a);
+
+    unlink(path);
+    rmdir(dir);
+    rmdir(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_listen_tcp_ipv6_port0),
         cmocka_unit_test(test_listen_tcp_any_takes_ipv4),
         cmocka_unit_test(test_bind_udp),
+        cmocka_unit_test(test_unix_addr_long_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
