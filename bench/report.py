@@ -55,6 +55,23 @@ def med(data, case, daemon, key):
     return statistics.median(v) if v else None
 
 
+def round_ratio(rounds, case, a, b):
+    """Median over rounds of a's rate / b's rate in the same round (back to back runs), or None
+    when no round has both."""
+    rs = []
+    for (c, d, rnd), kv in rounds.items():
+        if c != case or d != a:
+            continue
+        o = rounds.get((case, b, rnd), {})
+        try:
+            av, bv = float(kv.get("rate", 0)), float(o.get("rate", 0))
+        except ValueError:
+            continue
+        if av > 0 and bv > 0:
+            rs.append(av / bv)
+    return statistics.median(rs) if rs else None
+
+
 def fmt_rate(v):
     return "–" if v is None else f"{v / 1000:,.0f}k"
 
@@ -104,19 +121,12 @@ def main():
     for case, title in CASES:
         cells = []
         for d in others:
-            rs = []
-            for (c, dd, rnd), kv in rounds.items():
-                if c != case or dd != "sluice":
-                    continue
-                o = rounds.get((case, d, rnd), {})
-                try:
-                    sv, ov = float(kv.get("rate", 0)), float(o.get("rate", 0))
-                except ValueError:
-                    continue
-                if sv > 0 and ov > 0:
-                    rs.append(sv / ov)
-            if rs:
-                cells.append(f"sluice / {LABEL[d]} {statistics.median(rs):.2f}")
+            v = round_ratio(rounds, case, "sluice", d)
+            if v is not None:
+                cells.append(f"sluice / {LABEL[d]} {v:.2f}")
+        v = round_ratio(rounds, case, "sluice", "sluice3164")
+        if v is not None:
+            cells.append(f"sluice / sluice on RFC 3164 (run just before) {v:.2f}")
         if cells:
             w(f"- {case}: " + ", ".join(cells))
     w("")
@@ -277,19 +287,20 @@ def main():
         w(f"| {name} | {shown if value is not None else '–'} | "
           f"{'–' if value is None else ('yes' if ok else '**no**')} |")
 
-    s4, r4, raw4 = (med(data, "tcp4", d, "rate") for d in ("sluice", "rsyslog", "raw"))
-    v = s4 / r4 if s4 and r4 else None
+    v = round_ratio(rounds, "tcp4", "sluice", "rsyslog")
     target("TCP -> file >= 2.0x rsyslog", v, v and v >= 2.0, f"{v:.2f}x" if v else "")
-    v = s4 / raw4 if s4 and raw4 else None
+    v = round_ratio(rounds, "tcp4", "sluice", "raw")
     target("TCP -> file >= 0.6x the raw copy", v, v and v >= 0.6, f"{v:.2f}x" if v else "")
-    s1, r1 = med(data, "tcp1", "sluice", "rate"), med(data, "tcp1", "rsyslog", "rate")
-    v = s1 / r1 if s1 and r1 else None
+    v = round_ratio(rounds, "tcp1", "sluice", "rsyslog")
     target("one connection >= 2.0x rsyslog", v, v and v >= 2.0, f"{v:.2f}x" if v else "")
-    s5 = med(data, "rfc5424", "sluice", "rate")
-    v = s5 / s4 if s5 and s4 else None
+    # RFC 5424 against the RFC 3164 run just before it in the same round (older results files
+    # have no such run: then the two cases' medians).
+    v = round_ratio(rounds, "rfc5424", "sluice", "sluice3164")
+    if v is None:
+        s4, s5 = med(data, "tcp4", "sluice", "rate"), med(data, "rfc5424", "sluice", "rate")
+        v = s5 / s4 if s5 and s4 else None
     target("RFC 5424 >= 0.9x RFC 3164 (sluice)", v, v and v >= 0.9, f"{v:.2f}x" if v else "")
-    sf, rf = med(data, "fanout", "sluice", "rate"), med(data, "fanout", "rsyslog", "rate")
-    v = sf / rf if sf and rf else None
+    v = round_ratio(rounds, "fanout", "sluice", "rsyslog")
     target("fan-out 1 -> 4 >= 2.5x rsyslog", v, v and v >= 2.5, f"{v:.2f}x" if v else "")
     sl, rl = med(data, "udp", "sluice", "lost"), med(data, "udp", "rsyslog", "lost")
     v = None if sl is None or rl is None else sl

@@ -20,7 +20,8 @@
 # Cases (input: 256-byte lines, each "seq: N, thread: T" so every message can be checked):
 #   tcp4     TCP -> file, RFC 3164, 4 connections
 #   tcp1     TCP -> file, RFC 3164, 1 connection
-#   rfc5424  TCP -> file, RFC 5424 with structured data, 4 connections
+#   rfc5424  TCP -> file, RFC 5424 with structured data, 4 connections; each sluice run right
+#            after a tcp4 run of sluice (the RFC 3164 reference of the 0.9x target)
 #   fanout   TCP -> four files with four different selectors (all match): 1 -> 4
 #   relay    TCP -> TCP: the daemon forwards RFC 3164 lines to a sink (socat to a file, the
 #            same sink for all)
@@ -367,8 +368,11 @@ for k in $CASES; do
     QUEUE=""; BENCH_DIR=$saved ;;
   tcp4|tcp1|rfc5424|fanout|relay)
     for r in $(seq $ROUNDS); do
-      for d in $(daemons_for $k); do
-        line=$(tcp_run $d $k $N)
+      # RFC 5424 is compared with RFC 3164: sluice runs the tcp4 case right before each of its
+      # RFC 5424 runs (recorded as daemon sluice3164), so the two see the same machine.
+      ref=""; [ $k = rfc5424 ] && [[ " $DAEMONS " == *" sluice "* ]] && ref=sluice3164
+      for d in $ref $(daemons_for $k); do
+        if [ $d = sluice3164 ]; then line=$(tcp_run sluice tcp4 $N); else line=$(tcp_run $d $k $N); fi
         rate=$(rate_of "$line" $N)
         record $k $d $r "$line rate=$rate"
         log "$k $d round $r: $rate msg/s ($line)"
