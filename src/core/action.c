@@ -200,6 +200,7 @@ static void *worker_main(void *p)
         SL_STRESS_POINT();
         for (int i = 0; i < n; i++)
             sl_msg_unref(batch[i]);
+        sl_msg_pool_flush(); /* the freed blocks to the inputs now, not when 64 have gathered */
         SL_STRESS_POINT();
         a->qops->done(a->queue, delivered, failed, discarded);
         dirty = true;

@@ -11,6 +11,10 @@
  * sl_msg_unref (this file and msg.c). Increments are relaxed (the caller already holds a
  * reference, so the object cannot go away); a decrement is acquire-release, so the thread that
  * takes the count to zero sees every other owner's reads of the message happen before its free. See docs/concurrency.md.
+ *
+ * A freed message's block is recycled (msg.c: a process-wide pool, per-thread caches), so "free"
+ * above means "given back to the pool": the same ordering argument carries the block from the
+ * freeing thread to the one that builds the next message in it.
  */
 #ifndef SL_MSG_H
 #define SL_MSG_H
@@ -70,7 +74,8 @@ typedef struct sl_msg {
     uint8_t pri;    /* 0..191 */
     uint16_t flags; /* enum sl_msg_flag */
     uint32_t raw_len;
-    uint32_t buf_len; /* bytes of buf[] */
+    uint32_t buf_len; /* bytes of buf[] in use */
+    uint32_t cap;     /* bytes of buf[] allocated (>= buf_len; the block is recycled, msg.c) */
     int32_t sender_pid; /* from SCM_CREDENTIALS, -1 when unknown */
     int32_t sender_uid; /* from SCM_CREDENTIALS, -1 when unknown */
     sl_timestamp_t ts;       /* the time the sender reported */
@@ -109,6 +114,16 @@ static inline void sl_msg_ref_n(sl_msg_t *m, uint32_t n)
 
 /* Drops the caller's reference; frees the message when it was the last. Aborts on underflow. */
 void sl_msg_unref(sl_msg_t *m);
+
+/*
+ * The block pool (msg.c). Freed blocks wait in the freeing thread's cache and go to the shared
+ * pool 64 at a time; sl_msg_pool_flush hands them over now (a worker at the end of a batch).
+ * sl_msg_pool_trim gives the calling thread's cache and the shared pool back to malloc (an idle
+ * input). sl_msg_pool_size: blocks in the shared pool (approximate; tests and stats).
+ */
+void sl_msg_pool_flush(void);
+void sl_msg_pool_trim(void);
+size_t sl_msg_pool_size(void);
 
 /* Current count, for tests and assertions only (it may change right after). */
 static inline uint32_t sl_msg_refcount(const sl_msg_t *m)

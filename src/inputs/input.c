@@ -9,7 +9,8 @@
  * an eighth of the input thread's time. So the trim threshold is raised to 8 MiB (set once,
  * before main, while the process has one thread: mallopt is not synchronised with other
  * threads' allocations), and instead an input thread that has had no traffic for a second
- * calls malloc_trim once, so an idle daemon still returns what a burst used.
+ * calls malloc_trim once, so an idle daemon still returns what a burst used (after giving
+ * the recycled message blocks back to malloc, core/msg.c).
  */
 #include "inputs/input.h"
 
@@ -37,6 +38,7 @@ void sl_input_idle(sl_input_batch_t *b)
     if (!b->routed)
         return;
     b->routed = false;
+    sl_msg_pool_trim();
 #if defined(M_TRIM_THRESHOLD)
     malloc_trim(0);
 #endif
