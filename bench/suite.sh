@@ -367,6 +367,10 @@ for k in $CASES; do
     done
     QUEUE=""; BENCH_DIR=$saved ;;
   tcp4|tcp1|rfc5424|fanout|relay)
+    # A warm-up run, not recorded: the first run of a case was the slowest for whichever
+    # daemon ran first (up to twice the CPU for the same work; docs/performance.md, Method).
+    line=$(tcp_run sluice $k $N)
+    log "$k warm-up (not recorded): $(rate_of "$line" $N) msg/s"
     for r in $(seq $ROUNDS); do
       # RFC 5424 is compared with RFC 3164: sluice runs the tcp4 case right before each of its
       # RFC 5424 runs (recorded as daemon sluice3164), so the two see the same machine.
