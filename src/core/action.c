@@ -7,7 +7,8 @@
  *   enqueued = delivered + failed + discarded + queued holds in every snapshot.
  * - Each worker owns its output instance inst[i]; nothing else touches it until the worker has
  *   been joined, except the output's cancel operation (made for that, see output.h), which
- *   sl_action_stop calls when the shutdown deadline has passed.
+ *   sl_action_stop calls when the shutdown deadline has passed (and sl_action_abort_direct,
+ *   from the runtime's stop watchdog, on a direct action's inst[0]).
  * - reopen_gen, stopping, suspensions and suspended_workers are atomics: written by the
  *   housekeeping thread (reopen, stop) or workers (suspension counts), read by anyone. Relaxed
  *   order suffices for reopen_gen and the counters (they carry no other data); stopping is
@@ -316,6 +317,18 @@ void sl_action_stop(sl_action_t *a, const struct timespec *deadline)
         free(a->threads);
         a->threads = NULL;
     }
+}
+
+void sl_action_abort_direct(sl_action_t *a)
+{
+    if (a->qops || !a->inst)
+        return;
+    pthread_mutex_lock(&a->wake_lock);
+    atomic_store(&a->stopping, true);
+    pthread_cond_broadcast(&a->wake);
+    pthread_mutex_unlock(&a->wake_lock);
+    if (a->conf.ops->cancel)
+        a->conf.ops->cancel(a->inst[0]);
 }
 
 void sl_action_destroy(sl_action_t *a)

@@ -106,6 +106,14 @@ void sl_action_reopen(sl_action_t *a);
  */
 void sl_action_stop(sl_action_t *a, const struct timespec *deadline);
 
+/*
+ * For a direct action, called once the shutdown deadline has passed while an input may still be
+ * inside one of its deliveries: stops retrying (the rest is counted as discarded: shutdown) and
+ * cancels a delivery blocked on a peer, so the input thread gets back and can be stopped.
+ * Safe from any thread while inputs deliver. No effect on queued actions (sl_action_stop).
+ */
+void sl_action_abort_direct(sl_action_t *a);
+
 void sl_action_destroy(sl_action_t *a);
 
 void sl_action_stats(sl_action_t *a, sl_action_stats_t *st);

@@ -1,12 +1,15 @@
 /*
  * Starting, stopping and reporting on a runtime; see runtime.h. Order matters: actions start
  * before inputs (nothing is routed to a queue without workers) and stop after them (every
- * message an input parsed reaches a queue, and queues drain before workers go).
+ * message an input parsed reaches a queue, and queues drain before workers go). An input stuck
+ * in a direct delivery past the deadline is freed by a watchdog (below).
  */
 #include "core/runtime.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,10 +54,85 @@ int sl_runtime_start(sl_runtime_t *rt, FILE *err)
     return 0;
 }
 
+/*
+ * Direct actions are delivered by the input threads themselves, so an input stuck in a
+ * delivery to a peer that stopped reading cannot be stopped (joined) until that delivery
+ * returns: stopping inputs would wait past any deadline. While the inputs stop, a watchdog
+ * thread waits for the deadline; if it comes first, it aborts every direct action (no more
+ * retries, the blocked delivery cancelled), which lets the inputs return.
+ * Shared: `done` under `lock` (the stopping thread sets it, the watchdog reads it).
+ */
+typedef struct stop_watchdog {
+    sl_runtime_t *rt;
+    const struct timespec *deadline;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    bool running;
+    pthread_t thread;
+} stop_watchdog_t;
+
+static void *watchdog_main(void *p)
+{
+    stop_watchdog_t *w = p;
+    bool late = false;
+    pthread_mutex_lock(&w->lock);
+    while (!w->done && !late)
+        late = pthread_cond_timedwait(&w->cond, &w->lock, w->deadline) == ETIMEDOUT;
+    late = !w->done;
+    pthread_mutex_unlock(&w->lock);
+    if (late) {
+        for (size_t i = 0; i < w->rt->engine.nactions; i++)
+            sl_action_abort_direct(w->rt->engine.actions[i]);
+    }
+    return NULL;
+}
+
+static void watchdog_start(stop_watchdog_t *w, sl_runtime_t *rt, const struct timespec *deadline)
+{
+    w->running = false;
+    bool any = false;
+    for (size_t i = 0; i < rt->engine.nactions; i++)
+        any |= rt->engine.actions[i]->conf.queue_type == SL_QT_DIRECT;
+    if (!any || !deadline)
+        return;
+    w->rt = rt;
+    w->deadline = deadline;
+    w->done = false;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the daemon's deadlines are monotonic */
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->lock, NULL);
+    w->running = pthread_create(&w->thread, NULL, watchdog_main, w) == 0;
+    if (!w->running) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+    }
+}
+
+static void watchdog_end(stop_watchdog_t *w)
+{
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    w->running = false;
+}
+
 void sl_runtime_stop(sl_runtime_t *rt, const struct timespec *deadline)
 {
+    stop_watchdog_t w;
+    watchdog_start(&w, rt, deadline);
     for (size_t i = 0; i < rt->ninputs; i++)
         rt->inputs[i]->ops->stop(rt->inputs[i]);
+    watchdog_end(&w);
     for (size_t i = 0; i < rt->engine.nactions; i++)
         sl_action_stop(rt->engine.actions[i], deadline);
     rt->started = false;
@@ -71,6 +149,8 @@ static sl_input_t *find_twin(sl_runtime_t *rt, const sl_input_t *in)
 
 void sl_runtime_handover(sl_runtime_t *cur, sl_runtime_t *next, const struct timespec *deadline)
 {
+    stop_watchdog_t w;
+    watchdog_start(&w, cur, deadline);
     for (size_t i = 0; i < cur->ninputs; i++) {
         sl_input_t *in = cur->inputs[i];
         if (find_twin(next, in))
@@ -78,6 +158,7 @@ void sl_runtime_handover(sl_runtime_t *cur, sl_runtime_t *next, const struct tim
         else
             in->ops->stop(in);
     }
+    watchdog_end(&w);
     for (size_t i = 0; i < cur->engine.nactions; i++)
         sl_action_stop(cur->engine.actions[i], deadline);
     cur->started = false;

@@ -61,7 +61,8 @@ int sl_runtime_bind(sl_runtime_t *rt, FILE *err);
 /* Starts action workers, then input threads. */
 int sl_runtime_start(sl_runtime_t *rt, FILE *err);
 
-/* Stops inputs, then drains the actions until the deadline, then stops them. */
+/* Stops inputs, then drains the actions until the deadline, then stops them. A direct action
+ * still delivering at the deadline (holding its input thread) is aborted then. */
 void sl_runtime_stop(sl_runtime_t *rt, const struct timespec *deadline);
 
 /*
