@@ -178,22 +178,14 @@ static int cmd_control(const char *cmd, int argc, char **argv)
             return 2;
         }
     }
-    sl_unix_addr_t ua;
-    int arc = sl_unix_addr_init(&ua, path);
-    if (arc < 0) {
-        fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(-arc));
-        sl_unix_addr_done(&ua);
-        return arc == -ENAMETOOLONG ? 2 : 1;
-    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&ua.sa, ua.len) < 0) {
-        fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(errno));
-        sl_unix_addr_done(&ua);
+    int crc = fd < 0 ? -errno : sl_unix_connect(fd, path);
+    if (crc < 0) {
+        fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n", path, strerror(-crc));
         if (fd >= 0)
             close(fd);
-        return 1;
+        return crc == -ENAMETOOLONG ? 2 : 1;
     }
-    sl_unix_addr_done(&ua);
     char line[32];
     int n = snprintf(line, sizeof(line), "%s\n", cmd);
     int rc = write_all(fd, line, (size_t)n);

@@ -198,29 +198,19 @@ static int control_listen(const char *path)
     int n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return -ENAMETOOLONG;
-    sl_mkdir_parents(path, 0755);
-    sl_unix_addr_t ua;
-    int rc = sl_unix_addr_init(&ua, tmp);
-    if (rc < 0) {
-        sl_unix_addr_done(&ua);
-        return rc;
-    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    if (fd < 0)
+        return -errno;
+    sl_mkdir_parents(path, 0755);
+    unlink(tmp);
+    int rc = sl_unix_bind(fd, tmp);
+    if (rc == 0 && (listen(fd, 16) < 0 || chmod(tmp, 0600) < 0 || rename(tmp, path) < 0))
         rc = -errno;
-        sl_unix_addr_done(&ua);
+    if (rc < 0) {
+        unlink(tmp);
+        close(fd);
         return rc;
     }
-    unlink(tmp);
-    if (bind(fd, (struct sockaddr *)&ua.sa, ua.len) < 0 || listen(fd, 16) < 0 ||
-        chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        sl_unix_addr_done(&ua);
-        close(fd);
-        return -e;
-    }
-    sl_unix_addr_done(&ua);
     return fd;
 }
 

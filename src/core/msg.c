@@ -99,9 +99,7 @@ static void block_poison(sl_msg_t *m)
 static void block_unpoison(sl_msg_t *m)
 {
     UNPOISON(m, offsetof(sl_msg_t, buf));
-    uint32_t cap;
-    memcpy(&cap, (char *)m + offsetof(sl_msg_t, cap), sizeof(cap));
-    UNPOISON(m->buf, cap);
+    UNPOISON(m->buf, m->cap);
 }
 
 static void free_chain(sl_msg_t *m)

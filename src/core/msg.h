@@ -119,7 +119,7 @@ void sl_msg_unref(sl_msg_t *m);
  * The block pool (msg.c). Freed blocks wait in the freeing thread's cache and go to the shared
  * pool 64 at a time; sl_msg_pool_flush hands them over now (a worker at the end of a batch).
  * sl_msg_pool_trim gives the calling thread's cache and the shared pool back to malloc (an idle
- * input). sl_msg_pool_size: blocks in the shared pool (approximate; tests and stats).
+ * input). sl_msg_pool_size: blocks in the shared pool (approximate; for tests).
  */
 void sl_msg_pool_flush(void);
 void sl_msg_pool_trim(void);

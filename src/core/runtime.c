@@ -75,11 +75,11 @@ typedef struct stop_watchdog {
 static void *watchdog_main(void *p)
 {
     stop_watchdog_t *w = p;
-    bool late = false;
+    int rc = 0;
     pthread_mutex_lock(&w->lock);
-    while (!w->done && !late)
-        late = pthread_cond_timedwait(&w->cond, &w->lock, w->deadline) == ETIMEDOUT;
-    late = !w->done;
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w->cond, &w->lock, w->deadline);
+    bool late = !w->done;
     pthread_mutex_unlock(&w->lock);
     if (late) {
         for (size_t i = 0; i < w->rt->engine.nactions; i++)

@@ -63,33 +63,24 @@ static int write_port_file(const char *path, unsigned port)
 static int bind_unix(const char *path, int type, mode_t mode, char *err, size_t errlen)
 {
     sl_mkdir_parents(path, 0755);
-    sl_unix_addr_t ua;
-    int rc = sl_unix_addr_init(&ua, path);
-    if (rc < 0) {
-        snprintf(err, errlen, "socket path %s: %s", path,
-                 rc == -ENAMETOOLONG ? "file name too long" : strerror(-rc));
-        sl_unix_addr_done(&ua);
-        return rc;
-    }
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        rc = -errno;
-        sl_unix_addr_done(&ua);
-        return rc;
-    }
+    if (fd < 0)
+        return -errno;
     /* A socket file left by an earlier run would make bind fail; a non-socket stays. */
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
-    if (bind(fd, (struct sockaddr *)&ua.sa, ua.len) < 0 ||
-        (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
-        int e = errno;
-        snprintf(err, errlen, "bind %s: %s", path, strerror(e));
-        sl_unix_addr_done(&ua);
+    int rc = sl_unix_bind(fd, path);
+    if (rc == 0 && type == SOCK_STREAM && listen(fd, 1024) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        if (rc == -ENAMETOOLONG)
+            snprintf(err, errlen, "socket path %s: file name too long", path);
+        else
+            snprintf(err, errlen, "bind %s: %s", path, strerror(-rc));
         close(fd);
-        return -e;
+        return rc;
     }
-    sl_unix_addr_done(&ua);
     chmod(path, mode ? mode : 0666);
     return fd;
 }

@@ -419,3 +419,26 @@ void sl_unix_addr_done(sl_unix_addr_t *a)
         close(a->dirfd);
     a->dirfd = -1;
 }
+
+static int unix_op(int fd, const char *path, int connecting)
+{
+    sl_unix_addr_t a;
+    int rc = sl_unix_addr_init(&a, path);
+    if (rc == 0) {
+        const struct sockaddr *sa = (const struct sockaddr *)&a.sa;
+        if ((connecting ? connect(fd, sa, a.len) : bind(fd, sa, a.len)) < 0)
+            rc = -errno;
+    }
+    sl_unix_addr_done(&a);
+    return rc;
+}
+
+int sl_unix_bind(int fd, const char *path)
+{
+    return unix_op(fd, path, 0);
+}
+
+int sl_unix_connect(int fd, const char *path)
+{
+    return unix_op(fd, path, 1);
+}

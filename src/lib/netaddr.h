@@ -120,4 +120,9 @@ int sl_unix_addr_init(sl_unix_addr_t *a, const char *path);
 /* Closes the directory descriptor, if any. The socket bound or connected stays usable. */
 void sl_unix_addr_done(sl_unix_addr_t *a);
 
+/* bind() or connect() the AF_UNIX socket fd to path, of any length (sl_unix_addr_t). Return 0
+ * or a negative errno: -ENAMETOOLONG when the file name alone does not fit. */
+int sl_unix_bind(int fd, const char *path);
+int sl_unix_connect(int fd, const char *path);
+
 #endif
