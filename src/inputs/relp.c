@@ -13,7 +13,8 @@
  *
  * Stopping: relpEngineSetStop only sets a flag that the loop reads after epoll_wait returns, so
  * the stopping thread then connects to the listening socket to wake it (the connection is never
- * accepted). Pausing (a reload that keeps this input): librelp cannot resume a stopped loop
+ * accepted). The loop clears that flag when it starts, so both are repeated until the engine
+ * thread says it has ended (`ended`, under gate_lock). Pausing (a reload that keeps this input): librelp cannot resume a stopped loop
  * with its sessions, so the loop keeps running and on_syslog waits at a gate until the input is
  * started again, now routing into the new configuration's engine. The senders meanwhile wait
  * for their acknowledgements, and lose nothing.
@@ -43,6 +44,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -66,6 +68,8 @@ typedef struct relp_input {
     /* The gate (see the file comment). */
     pthread_mutex_t gate_lock;
     pthread_cond_t gate_open;
+    pthread_cond_t ended_cond; /* signalled when the engine thread leaves relpEngineRun */
+    bool ended;
     bool paused;
     bool batch_ready;
     sl_input_batch_t batch;
@@ -277,6 +281,10 @@ static void *engine_main(void *p)
     if (rr != RELP_RET_OK)
         fprintf(stderr, "sluiced: input %s: the RELP engine stopped (librelp error %d)\n",
                 r->in->name, rr);
+    pthread_mutex_lock(&r->gate_lock);
+    r->ended = true;
+    pthread_cond_broadcast(&r->ended_cond);
+    pthread_mutex_unlock(&r->gate_lock);
     return NULL;
 }
 
@@ -288,6 +296,8 @@ static int relp_start(sl_input_t *in)
     pthread_mutex_lock(&r->gate_lock);
     r->paused = false;
     pthread_cond_broadcast(&r->gate_open);
+    if (!r->running)
+        r->ended = false;
     pthread_mutex_unlock(&r->gate_lock);
     if (r->running)
         return 0; /* resumed after a pause: the loop never stopped */
@@ -357,9 +367,29 @@ static void relp_stop(sl_input_t *in)
     r->paused = false;
     pthread_cond_broadcast(&r->gate_open);
     pthread_mutex_unlock(&r->gate_lock);
-    relpEngineSetStop(r->engine);
-    if (r->have_bound)
-        wake_loop(r);
+    /* relpEngineRun clears librelp's stop flag when its loop starts, so a stop given before
+     * the engine thread got there is lost, and the wake-up connection becomes an idle session:
+     * a daemon stopped right after it started waited forever. So the stop and the wake-up are
+     * given again every 100 ms until the thread has left the loop. */
+    bool ended = false;
+    while (!ended) {
+        relpEngineSetStop(r->engine);
+        if (r->have_bound)
+            wake_loop(r);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&r->gate_lock);
+        while (!r->ended &&
+               pthread_cond_timedwait(&r->ended_cond, &r->gate_lock, &until) != ETIMEDOUT)
+            ;
+        ended = r->ended;
+        pthread_mutex_unlock(&r->gate_lock);
+    }
     pthread_join(r->thread, NULL);
     r->running = false;
     pthread_mutex_lock(&r->gate_lock);
@@ -380,6 +410,7 @@ static void relp_destroy(sl_input_t *in)
         relpEngineDestruct(&r->engine);
     pthread_mutex_destroy(&r->gate_lock);
     pthread_cond_destroy(&r->gate_open);
+    pthread_cond_destroy(&r->ended_cond);
     free(r->listen);
     free(r->port_file);
     free(r);
@@ -411,6 +442,7 @@ int sl_relp_input_create(const char *name, const sl_relp_input_conf_t *conf, sl_
     }
     pthread_mutex_init(&r->gate_lock, NULL);
     pthread_cond_init(&r->gate_open, NULL);
+    pthread_cond_init(&r->ended_cond, NULL);
     in->impl = r;
     in->ops = &relp_ops;
     in->engine = engine;
