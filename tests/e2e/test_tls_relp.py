@@ -567,8 +567,10 @@ def test_relp_receiver_restarts_nothing_lost(tmp_path):
     delivered only messages that arrived. Each time the messages wait in the sender's queue
     until the receiver is up, and the receiver is frozen (SIGSTOP) before it goes, so that the
     sender is cut off in the middle of a batch. The receiver writes before it acknowledges (a
-    direct queue), so a killed receiver loses nothing it acknowledged either."""
-    big = 10000
+    direct queue), so a killed receiver loses nothing it acknowledged either. Each phase is long
+    enough that the freeze lands with messages still to send (with 10,000 a fast receiver could
+    take them all before it was frozen, and no frame was left unread)."""
+    big = 40000
     port = free_port()
     out = tmp_path / "out.log"
     rx_conf = RELP_RX.format(port=port, out=out).replace(
@@ -614,6 +616,7 @@ def test_relp_receiver_restarts_nothing_lost(tmp_path):
                     "reset by peer") in tx.log_text()
         finally:
             if rx:
+                rx.proc.send_signal(signal.SIGCONT)  # a frozen receiver cannot take SIGTERM
                 rx.stop()
 
 
