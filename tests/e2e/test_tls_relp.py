@@ -131,6 +131,48 @@ def unread_bytes(port):
     return total
 
 
+def all_threads_stopped(proc):
+    """Whether every thread of proc is stopped (state T). SIGSTOP is not instant: each thread
+    stops when it next leaves the kernel, so one in the middle of a recv, or waiting for a CPU,
+    still finishes its read after kill() has returned."""
+    try:
+        for task in pathlib.Path(f"/proc/{proc.pid}/task").iterdir():
+            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                return False
+    except FileNotFoundError:  # a thread ended while we looked
+        return False
+    return True
+
+
+def freeze_with_unread_frames(rx, port, out, timeout=60.0):
+    """Freezes the receiver rx (SIGSTOP) at a moment when frames it has not read wait in its
+    socket, so that the sender is cut off in the middle of a batch.
+
+    A single freeze cannot promise that: the sender has at most one batch in flight (a batch
+    returns when all of it is answered) and librelp reads 32 KiB at once, so near the end of a
+    batch the receiver can have read everything the sender will send until its answers come.
+    Frozen then, it leaves nothing unread and the sender waits with nothing more to send (seen
+    under ASan: the receiver had read the 187 frames left of a batch resent on a new session,
+    answered 180 and was frozen writing the rest). In that case the receiver is let go until it
+    has written more, and frozen again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rx.proc.send_signal(signal.SIGSTOP)
+        # Bytes seen unread before every thread has stopped may still be read (seen under
+        # ASan: 268 bytes unread, then read and answered, and the batch was complete).
+        wait_for(lambda: all_threads_stopped(rx.proc), what="the receiver stopped")
+        # A sender with more to send writes it within milliseconds of the last answer.
+        try:
+            wait_for(lambda: unread_bytes(port) > 0, timeout=1.0, what="frames not read")
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no freeze in {timeout}s left frames unread") from None
+        have = len(set(seqs(out)))
+        rx.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: len(set(seqs(out))) > have, what="the receiver writing again")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -565,11 +607,11 @@ def test_relp_receiver_restarts_nothing_lost(tmp_path):
     "serverclose") and killed (the connection just breaks) — and comes back on the same port:
     every message arrives (some maybe twice), and at every moment the sender has counted as
     delivered only messages that arrived. Each time the messages wait in the sender's queue
-    until the receiver is up, and the receiver is frozen (SIGSTOP) before it goes, so that the
-    sender is cut off in the middle of a batch. The receiver writes before it acknowledges (a
-    direct queue), so a killed receiver loses nothing it acknowledged either. Each phase is long
-    enough that the freeze lands with messages still to send (with 10,000 a fast receiver could
-    take them all before it was frozen, and no frame was left unread)."""
+    until the receiver is up, and the receiver is frozen (SIGSTOP) with frames unread before it
+    goes, so that the sender is cut off in the middle of a batch. The receiver writes before it
+    acknowledges (a direct queue), so a killed receiver loses nothing it acknowledged either.
+    Each phase is long enough that the freeze lands with messages still to send (with 10,000 a
+    fast receiver could take them all before it was frozen, and no frame was left unread)."""
     big = 40000
     port = free_port()
     out = tmp_path / "out.log"
@@ -586,10 +628,9 @@ def test_relp_receiver_restarts_nothing_lost(tmp_path):
                 have = len(set(seqs(out)))
                 rx = Sluiced(tmp_path / f"rx{phase + 1}", rx_conf).start()
                 wait_for(lambda: len(set(seqs(out))) > have + 100, what="messages flowing")
-                # Frozen, the receiver answers nothing more. Once frames it has not read wait
-                # in its socket, the sender is in the middle of a batch, waiting for answers.
-                rx.proc.send_signal(signal.SIGSTOP)
-                wait_for(lambda: unread_bytes(port) > 0, what="frames the receiver has not read")
+                # Frozen, the receiver answers nothing more. With frames it has not read in
+                # its socket, the sender is in the middle of a batch, waiting for answers.
+                freeze_with_unread_frames(rx, port, out)
                 delivered_before = tx.action("fwd")["delivered"]
                 if stop == "term":
                     rx.proc.send_signal(signal.SIGTERM)
