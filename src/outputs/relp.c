@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -485,6 +487,23 @@ static int grow(relp_out_t *o, size_t n)
 }
 
 /*
+ * With every frame of the batch sent, nothing carries our acknowledgements: the kernel delays
+ * them (up to 40 ms on Linux), and a receiver that writes its answers in small pieces with
+ * Nagle's algorithm on (librelp does) holds back every answer after the first until that
+ * acknowledgement comes. Each batch's end waited for it: 100,000 messages between two sluiceds
+ * took 5.4 s. So once the batch is out, what was read is acknowledged at once.
+ */
+static void quick_ack(relp_out_t *o)
+{
+#if defined(TCP_QUICKACK)
+    int one = 1;
+    setsockopt(o->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+    (void)o;
+#endif
+}
+
+/*
  * Sends msgs as syslog frames and collects their answers. Returns the length of the longest
  * acknowledged prefix; n means all. On a shorter result the session has ended (why is set).
  */
@@ -539,6 +558,8 @@ static size_t send_batch(relp_out_t *o, sl_msg_t *const *msgs, size_t n)
         }
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
             int r = read_some(o);
+            if (r > 0 && off == o->out.len)
+                quick_ack(o);
             size_t consumed = 0;
             sl_relp_frame_t f;
             int fr;
