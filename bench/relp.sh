@@ -49,52 +49,48 @@ if [ ! -f $DATA/ok ]; then
 fi
 FILES=$(for c in $(seq 0 $((CONNS - 1))); do printf '%s ' $DATA/$c; done)
 
+# sluice_start NAME CONFIG / rsyslog_start NAME CONFIG: start a daemon of the run in $w with
+# that configuration (rsyslog's gets the suite's main queue settings first); sets PID.
+sluice_start() {
+  printf 'control_socket: %s\n%s\n' "$w/$1.sock" "$2" > $w/$1.yaml
+  "$SLUICED" -n -f $w/$1.yaml > $w/$1.log 2>&1 & PID=$!
+}
+rsyslog_start() {
+  mkdir -p $w/$1w
+  printf '%s\n' "global(workDirectory=\"$w/$1w\")" \
+    'main_queue(queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="1024")' \
+    "$2" > $w/$1.conf
+  rsyslogd -n -f $w/$1.conf -i $w/$1.pid > $w/$1.log 2>&1 & PID=$!
+}
+
 # run SENDER RECEIVER (sluice or rsyslog each): prints benchtool's line for one run
 run() {
   local tx=$1 rx=$2 w in rp rxp txp out
   w=$(mktemp -d "$BENCH_DIR/slr.XXXXXX"); in=$($BT port); rp=$($BT port); out=$w/out.log
   if [ $rx = sluice ]; then
-    cat > $w/rx.yaml <<EOF
-control_socket: $w/rx.sock
-inputs:
-  - {name: relpin, type: relp, listen: "127.0.0.1:$rp"}
+    sluice_start rx "inputs:
+  - {name: relpin, type: relp, listen: \"127.0.0.1:$rp\"}
 actions:
-  - {name: out, type: file, path: "$out", template: traditional}
-EOF
-    "$SLUICED" -n -f $w/rx.yaml > $w/rx.log 2>&1 & rxp=$!
+  - {name: out, type: file, path: \"$out\", template: traditional}"
   else
-    mkdir -p $w/rxw
-    cat > $w/rx.conf <<EOF
-global(workDirectory="$w/rxw")
-main_queue(queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="1024")
-module(load="imrelp")
-input(type="imrelp" port="$rp" address="127.0.0.1")
-action(type="omfile" file="$out" template="RSYSLOG_TraditionalFileFormat" asyncWriting="on" ioBufferSize="256k" flushOnTXEnd="off")
-EOF
-    rsyslogd -n -f $w/rx.conf -i $w/rx.pid > $w/rx.log 2>&1 & rxp=$!
+    rsyslog_start rx "module(load=\"imrelp\")
+input(type=\"imrelp\" port=\"$rp\" address=\"127.0.0.1\")
+action(type=\"omfile\" file=\"$out\" template=\"RSYSLOG_TraditionalFileFormat\" asyncWriting=\"on\" ioBufferSize=\"256k\" flushOnTXEnd=\"off\")"
   fi
+  rxp=$PID
   $BT wait -p $rp || { echo "fail=start"; kill $rxp; return; }
   if [ $tx = sluice ]; then
-    cat > $w/tx.yaml <<EOF
-control_socket: $w/tx.sock
-inputs:
-  - {name: in, type: tcp, listen: "127.0.0.1:$in"}
+    sluice_start tx "inputs:
+  - {name: in, type: tcp, listen: \"127.0.0.1:$in\"}
 actions:
-  - {name: fwd, type: forward, target: "127.0.0.1:$rp", protocol: relp}
-EOF
-    "$SLUICED" -n -f $w/tx.yaml > $w/tx.log 2>&1 & txp=$!
+  - {name: fwd, type: forward, target: \"127.0.0.1:$rp\", protocol: relp}"
   else
-    mkdir -p $w/txw
-    cat > $w/tx.conf <<EOF
-global(workDirectory="$w/txw")
-main_queue(queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="1024")
-module(load="imptcp" threads="2")
-input(type="imptcp" port="$in" address="127.0.0.1")
-module(load="omrelp")
-action(type="omrelp" target="127.0.0.1" port="$rp" template="RSYSLOG_ForwardFormat")
-EOF
-    rsyslogd -n -f $w/tx.conf -i $w/tx.pid > $w/tx.log 2>&1 & txp=$!
+    rsyslog_start tx "module(load=\"imptcp\" threads=\"2\")
+input(type=\"imptcp\" port=\"$in\" address=\"127.0.0.1\")
+module(load=\"omrelp\")
+action(type=\"omrelp\" target=\"127.0.0.1\" port=\"$rp\" template=\"RSYSLOG_ForwardFormat\")"
   fi
+  txp=$PID
   $BT wait -p $in || { echo "fail=start"; kill $rxp $txp; return; }
   $BT tcp -p $in -m $N -t $CONNS -o $out -v $FILES
   kill $txp $rxp 2>/dev/null; wait $txp $rxp 2>/dev/null
