@@ -50,11 +50,22 @@ def daemon(tmp_path_factory):
     d.check_log_clean()
 
 
+def complete_lines(path):
+    """The lines of path that are whole so far. The file output creates its file with its first
+    write, and the input hands a batch to one action after the other: while the test waits, a
+    file may not exist yet, or end in a record still being written."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return text[:text.rfind("\n") + 1].splitlines()
+
+
 def records(d, tag):
     """(traditional line match, json record) pairs of the messages logged with tag."""
-    trad = [m for m in (TRAD.match(l) for l in (d.dir / "messages").read_text().splitlines())
+    trad = [m for m in (TRAD.match(l) for l in complete_lines(d.dir / "messages"))
             if m and m.group(2).startswith(tag + "[")]
-    js = [r for r in (json.loads(l) for l in (d.dir / "messages.json").read_text().splitlines())
+    js = [r for r in (json.loads(l) for l in complete_lines(d.dir / "messages.json"))
           if r["app_name"] == tag]
     return trad, js
 
