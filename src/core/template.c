@@ -171,14 +171,17 @@ static inline int any_special8(uint64_t x, uint64_t high)
     return (((x - ONES * 0x20) & ~x & HIGHS) | (x & high)) != 0;
 }
 
-/* Bytes at the start of s[0..n) that need no rewriting: no control character, and no byte
- * above 0x7f either when `ascii` (the caller then looks at those itself). This scan is the
- * largest single cost of formatting a message (the whole msg passes through it, and the short
- * hostname and tag too), so it takes 32 bytes a step while it can; what is left is checked with
- * two loads that may overlap, the second ending at n: when both are clean, so is everything up
- * to n. Otherwise the byte loop finds the first byte to rewrite. Nothing outside s[0..n) is
- * read. */
-static inline size_t plain_prefix(const unsigned char *s, size_t n, int ascii)
+/* Copies to d the bytes at the start of s[0..n) that need no rewriting: no control character,
+ * and no byte above 0x7f either when `ascii` (the caller then looks at those itself); returns how
+ * many. d has room for n bytes. This is the largest single cost of formatting a message (the
+ * whole msg passes through it, and the short hostname and tag too), so it checks and copies 32
+ * bytes a step while it can, in one pass (a scan and then a memcpy read everything twice, and
+ * GCC turned that memcpy into `rep movsq`, slow to start on short runs: a third of this
+ * function's samples in perf annotate). What is left is checked with two loads that may overlap,
+ * the second ending at n: when both are clean, so is everything up to n, and both are stored
+ * (overlapping stores of the same bytes). Otherwise the byte loop copies up to the first byte to
+ * rewrite. Nothing outside s[0..n) is read, nothing outside d[0..n) written. */
+static inline size_t copy_plain(unsigned char *d, const unsigned char *s, size_t n, int ascii)
 {
     uint64_t high = ascii ? HIGHS : 0;
     size_t i = 0;
@@ -187,25 +190,36 @@ static inline size_t plain_prefix(const unsigned char *s, size_t n, int ascii)
         memcpy(&x, s + i, 16);
         memcpy(&y, s + i + 16, 16);
         if (any_special16(x, ascii) || any_special16(y, ascii))
-            break;
+            goto bytewise;
+        memcpy(d + i, &x, 16);
+        memcpy(d + i + 16, &y, 16);
         i += 32;
     }
-    /* Left: fewer than 32 bytes, or a block that holds a byte to rewrite (the byte loop). */
-    if (n - i >= 16 && n - i < 32) {
+    /* Left: fewer than 32 bytes. */
+    if (n - i >= 16) {
         bytes16_t x, y;
         memcpy(&x, s + i, 16);
         memcpy(&y, s + n - 16, 16);
-        if (!any_special16(x, ascii) && !any_special16(y, ascii))
+        if (!any_special16(x, ascii) && !any_special16(y, ascii)) {
+            memcpy(d + i, &x, 16);
+            memcpy(d + n - 16, &y, 16);
             return n;
-    } else if (n - i >= 8 && n - i < 16) {
+        }
+    } else if (n - i >= 8) {
         uint64_t x, y;
         memcpy(&x, s + i, 8);
         memcpy(&y, s + n - 8, 8);
-        if (!any_special8(x, high) && !any_special8(y, high))
+        if (!any_special8(x, high) && !any_special8(y, high)) {
+            memcpy(d + i, &x, 8);
+            memcpy(d + n - 8, &y, 8);
             return n;
+        }
     }
-    while (i < n && s[i] >= 0x20 && !(ascii && s[i] >= 0x80))
+bytewise:
+    while (i < n && s[i] >= 0x20 && !(ascii && s[i] >= 0x80)) {
+        d[i] = s[i];
         i++;
+    }
     return i;
 }
 
@@ -226,9 +240,9 @@ static int put_text(sl_strbuf_t *b, const char *str, size_t n, int utf8)
         size_t i = 0;
         while (i < chunk) {
             /* Two calls with constant flags, so each is specialised where it is inlined. */
+            unsigned char *d = (unsigned char *)p;
             size_t run =
-                utf8 ? plain_prefix(s + i, chunk - i, 1) : plain_prefix(s + i, chunk - i, 0);
-            memcpy(p, s + i, run);
+                utf8 ? copy_plain(d, s + i, chunk - i, 1) : copy_plain(d, s + i, chunk - i, 0);
             p += run;
             i += run;
             if (i >= chunk)

@@ -271,6 +271,70 @@ static void test_traditional_control_escaping(void **state)
     sl_msg_unref(m);
 }
 
+/* Escapes `in` the reference way (a byte at a time): the expected output of the escaper. */
+static size_t escape_ref(const char *in, size_t n, char *out)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20)
+            w += (size_t)sprintf(out + w, "#%03o", c);
+        else
+            out[w++] = (char)c;
+    }
+    return w;
+}
+
+/*
+ * The escaper checks and copies 16 and 32 bytes a step with overlapping loads and stores at the
+ * end of a run: every length up to 100 with a control character at every position (and none),
+ * on both of its paths (plain, and UTF-8 after an RFC 5424 BOM), against a byte-at-a-time
+ * reference.
+ */
+static void test_escape_every_length_and_position(void **state)
+{
+    (void)state;
+    sl_template_t *plain = compile_ok("${msg}\n"), *r5424 = compile_ok("rfc5424");
+    sl_strbuf_t b = SL_STRBUF_INIT;
+    char msg[128], want[1024];
+    for (size_t len = 0; len <= 100; len++) {
+        for (size_t pos = 0; pos <= len; pos++) { /* pos == len: no control character */
+            for (int utf8 = 0; utf8 <= 1; utf8++) {
+                for (size_t i = 0; i < len; i++)
+                    msg[i] = (char)(utf8 ? 'a' + i % 26 : 0x20 + (i * 7) % 0xe0);
+                /* A valid two-byte character away from pos (copied as it is on both paths). */
+                size_t q = len / 3;
+                if (utf8 && q + 1 < len && (pos < q || pos > q + 1)) {
+                    msg[q] = (char)0xc3;
+                    msg[q + 1] = (char)0xa9;
+                }
+                if (pos < len)
+                    msg[pos] = (char)(pos % 2 ? 0x1b : 0x01);
+                struct piece pc[2] = {GAP("x "), {SL_F_MSG, msg, len}};
+                sl_msg_t *m = build(pc, 2, "h", "tcp");
+                m->proto = SL_PROTO_RFC5424;
+                m->ts = ts(2026, 11, 2, 4, 56, 13, 0, 0, 0);
+                if (utf8)
+                    m->flags = SL_MSG_BOM;
+                size_t w = escape_ref(msg, len, want);
+                want[w++] = '\n';
+                sl_strbuf_reset(&b);
+                assert_int_equal(sl_template_format(utf8 ? r5424 : plain, m, &b), 0);
+                /* rfc5424 ends " " BOM msg "\n"; the custom template is the msg alone. */
+                if (b.len < w || memcmp(b.data + b.len - w, want, w) != 0 || (!utf8 && b.len != w))
+                    fail_msg("len %zu, control at %zu, utf8 %d: got \"%.*s\"", len, pos, utf8,
+                             (int)b.len, b.data);
+                if (utf8)
+                    assert_memory_equal(b.data + b.len - w - 3, "\xef\xbb\xbf", 3);
+                sl_msg_unref(m);
+            }
+        }
+    }
+    sl_strbuf_free(&b);
+    sl_template_free(plain);
+    sl_template_free(r5424);
+}
+
 static void test_traditional_rfc5424_fields(void **state)
 {
     (void)state;
@@ -998,6 +1062,7 @@ int main(void)
         cmocka_unit_test(test_traditional_space_rules),
         cmocka_unit_test(test_traditional_trailing_lf_nul),
         cmocka_unit_test(test_traditional_control_escaping),
+        cmocka_unit_test(test_escape_every_length_and_position),
         cmocka_unit_test(test_traditional_rfc5424_fields),
         cmocka_unit_test(test_traditional_fallbacks),
         cmocka_unit_test(test_format_appends),
