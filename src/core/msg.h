@@ -112,6 +112,41 @@ static inline void sl_msg_ref_n(sl_msg_t *m, uint32_t n)
     SL_STRESS_POINT();
 }
 
+/*
+ * Asks the CPU to start loading a message the caller will read soon: its header and the first
+ * bytes of its text. A worker formats messages an input wrote long before (a full queue holds
+ * 100,000 of them, far more than the caches), so each one would otherwise stall on memory as
+ * the template first touches it (perf annotate: the first loads of put_text and of the
+ * timestamp formatter were their top samples). A fixed reach, not raw_len: reading the header
+ * to size it would wait for the very load this starts; a prefetch past the block's end is
+ * harmless (it never faults).
+ */
+static inline __attribute__((always_inline)) void sl_msg_prefetch(const sl_msg_t *m)
+{
+    const char *p = (const char *)m;
+    for (size_t off = 0; off < offsetof(sl_msg_t, buf) + 256; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}
+
+/* How many messages ahead a batch loop prefetches: far enough to cover a memory access while
+ * the messages between are formatted. bench_parse -w, messages in shuffled order: 2 ahead
+ * 3.1x, 4 ahead 3.6x, 8 ahead 4.2x, 16 ahead 3.2x the rate without; in address order 1.05x,
+ * 1.14x, 1.16x, 1.03x. 4 is near the best with the least in the cache at a time. */
+#define SL_MSG_PREFETCH_AHEAD 4
+
+/*
+ * In a loop over msgs[0..n) at i: prefetches the message SL_MSG_PREFETCH_AHEAD ahead.
+ * Both are always inlined: GCC's IPA analysis finds a function that only prefetches free of
+ * side effects, and a call to one that was not inlined early is deleted as dead code (seen:
+ * no prefetch instruction at all in file_deliver, GCC 12 -O2 and -O3).
+ */
+static inline __attribute__((always_inline)) void sl_msg_prefetch_batch(sl_msg_t *const *msgs,
+                                                                        size_t i, size_t n)
+{
+    if (i + SL_MSG_PREFETCH_AHEAD < n)
+        sl_msg_prefetch(msgs[i + SL_MSG_PREFETCH_AHEAD]);
+}
+
 /* Drops the caller's reference; frees the message when it was the last. Aborts on underflow. */
 void sl_msg_unref(sl_msg_t *m);
 

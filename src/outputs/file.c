@@ -382,6 +382,7 @@ static sl_out_status_t file_deliver(void *inst, sl_msg_t *const *msgs, size_t n,
     sl_out_status_t st = SL_OUT_OK;
     for (size_t i = 0; i < n; i++) {
         file_ent_t *e;
+        sl_msg_prefetch_batch(msgs, i, n);
         if (f->path_tmpl) {
             sl_strbuf_reset(&f->pathbuf);
             if (sl_template_format(f->path_tmpl, msgs[i], &f->pathbuf) < 0)

@@ -293,6 +293,7 @@ static int format_record(fwd_out_t *f, const sl_msg_t *m)
 static sl_out_status_t deliver_udp(fwd_out_t *f, sl_msg_t *const *msgs, size_t n, size_t *done)
 {
     for (size_t i = 0; i < n; i++) {
+        sl_msg_prefetch_batch(msgs, i, n);
         if (format_record(f, msgs[i]) < 0) {
             *done = i;
             return SL_OUT_RETRY;
@@ -320,6 +321,7 @@ static sl_out_status_t deliver_tcp(fwd_out_t *f, sl_msg_t *const *msgs, size_t n
     }
     sl_strbuf_reset(&f->buf);
     for (size_t i = 0; i < n; i++) {
+        sl_msg_prefetch_batch(msgs, i, n);
         if (format_record(f, msgs[i]) < 0) {
             *done = 0;
             return SL_OUT_RETRY;

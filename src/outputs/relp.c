@@ -512,6 +512,7 @@ static size_t send_batch(relp_out_t *o, sl_msg_t *const *msgs, size_t n)
     uint32_t first = o->txnr;
     sl_strbuf_reset(&o->out);
     for (size_t i = 0; i < n; i++) {
+        sl_msg_prefetch_batch(msgs, i, n);
         if (format_record(o, msgs[i]) < 0 ||
             put_frame(&o->out, o->txnr, "syslog", o->rec.data, o->rec.len) < 0) {
             fail(o, "out of memory");

@@ -56,6 +56,7 @@ static sl_out_status_t stdout_deliver(void *inst, sl_msg_t *const *msgs, size_t 
     if (o->buf.len && stdout_flush(o) != SL_OUT_OK)
         return SL_OUT_RETRY;
     for (size_t i = 0; i < n; i++) {
+        sl_msg_prefetch_batch(msgs, i, n);
         if (sl_template_format(o->tmpl, msgs[i], &o->buf) < 0)
             return SL_OUT_RETRY;
         *done = i + 1;
