@@ -155,14 +155,6 @@ static void cache_register(thread_cache_t *c)
     c->registered = 1;
 }
 
-/* Always inlined, as sl_msg_prefetch (msg.h) says why. */
-static inline __attribute__((always_inline)) void block_prefetch(const sl_msg_t *m)
-{
-    const char *p = (const char *)m;
-    for (size_t off = 0; off < offsetof(sl_msg_t, buf) + 256; off += 64)
-        __builtin_prefetch(p + off, 1, 3);
-}
-
 /* A pooled block with room for need bytes of buf[], or NULL. */
 static sl_msg_t *block_get(size_t need)
 {
@@ -182,11 +174,11 @@ static sl_msg_t *block_get(size_t need)
     sl_msg_t *m = c->spare;
     c->spare = next_of(m);
     /* The next block was last written by another thread (the worker that freed it), long ago:
-     * start fetching it now, for writing, so the next message is not built on a cache miss
-     * (perf: the header stores of sl_msg_new and the parser's first reads were its top
-     * samples). This also fetches its link, the next step of this chain walk. */
+     * start fetching it now, so the next message is not built on a cache miss (perf: the
+     * header stores of sl_msg_new and the parser's first reads were its top samples). This
+     * also fetches its link, the next step of this chain walk. */
     if (c->spare)
-        block_prefetch(c->spare);
+        sl_msg_prefetch(c->spare);
     block_unpoison(m);
     if (m->cap < need) {
         free(m);
@@ -260,7 +252,9 @@ sl_msg_t *sl_msg_new(const char *raw, size_t len, const char *fromhost, const ch
     }
     /* Field by field rather than one memset of the whole 132-byte header: GCC makes a memset
      * of 128 bytes or more a `rep stosq`, whose start-up cost took a quarter of this
-     * function's samples (perf annotate, TCP -> file); these are a few vector stores. */
+     * function's samples (perf annotate, TCP -> file); these are a few vector stores. The
+     * assertion makes a new header field fail the build until it is set here too. */
+    _Static_assert(offsetof(sl_msg_t, buf) == 132, "sl_msg_new sets every header field");
     atomic_init(&m->refs, 1);
     m->proto = SL_PROTO_NONE;
     m->pri = SL_PRI_DEFAULT;
