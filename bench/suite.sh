@@ -228,6 +228,10 @@ tcp_run() {
     sleep 1
   fi
   out=$($BT tcp -p $port -m $m -t $CONNS -o $OUTS -P $DP $verify $conns)
+  # A failed run keeps what says why: is the daemon still there, and the end of its log.
+  case "$out" in *ok=0*)
+    log "$d $k run failed: pid $DP $(kill -0 $DP 2>/dev/null && echo alive || echo gone) ($(ps -o pid=,stat=,comm= -p $DP 2>/dev/null)); log: $(tail -5 $w/d.log | tr '\n' '|')" ;;
+  esac
   [ -n "$pp" ] && { kill -INT $pp; wait $pp; }
   stop $d; stop_sink
   if [ -n "$prof" ]; then
